@@ -1,0 +1,29 @@
+"""Administrators manage organisations and users here. Clinical records are not in the admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from isoguard.accounts.models import Organisation, User
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "jurisdiction", "phone"]
+    list_filter = ["kind", "jurisdiction"]
+    search_fields = ["name"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "first_name", "last_name", "role", "organisation", "is_active"]
+    list_filter = ["role", "organisation", "is_active"]
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("isoguard", {"fields": ("role", "organisation", "phone", "professional_id")}),
+    )
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        ("isoguard", {"fields": ("role", "organisation")}),
+    )

@@ -1,0 +1,95 @@
+"""Organisations (clinics, pharmacies) and the people who use isoguard, each with one role."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from isoguard.choices import choices
+from isoguard.core.vocabulary import Jurisdiction, Role
+
+
+class Organisation(models.Model):
+    class Kind(models.TextChoices):
+        CLINIC = "clinic", "clinic"
+        PHARMACY = "pharmacy", "pharmacy"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    jurisdiction = models.CharField(max_length=2, choices=choices(Jurisdiction))
+    phone = models.CharField(max_length=40, blank=True)
+    address = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["clinic", "pharmacy"]), name="organisation_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+# Which kind of organisation each role belongs to; patients and guardians belong to none.
+ROLE_ORGANISATION_KIND: dict[str, str | None] = {
+    Role.PRESCRIBER: Organisation.Kind.CLINIC,
+    Role.CLINIC_STAFF: Organisation.Kind.CLINIC,
+    Role.PHARMACIST: Organisation.Kind.PHARMACY,
+    Role.PATIENT: None,
+    Role.GUARDIAN: None,
+    Role.ADMINISTRATOR: None,
+}
+
+
+class User(AbstractUser):
+    """A person who logs in. The role decides what they may see; see `isoguard.patients.access`."""
+
+    role = models.CharField(max_length=20, choices=choices(Role))
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+    phone = models.CharField(max_length=40, blank=True)
+    professional_id = models.CharField(
+        max_length=40, blank=True, help_text="NPI, GMC or registration number, for prescribers"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]), name="user_role_valid"
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        expected = ROLE_ORGANISATION_KIND.get(self.role)
+        if (
+            expected is None
+            and self.organisation_id is not None
+            and self.role != Role.ADMINISTRATOR
+        ):
+            raise ValidationError({"organisation": f"A {self.role} belongs to no organisation."})
+        if expected is not None:
+            if self.organisation is None:
+                raise ValidationError(
+                    {"organisation": f"A {self.role} must belong to a {expected}."}
+                )
+            if self.organisation.kind != expected:
+                raise ValidationError(
+                    {
+                        "organisation": f"A {self.role} must belong to a {expected}, not a "
+                        f"{self.organisation.kind}."
+                    }
+                )
+
+    @property
+    def is_clinic_member(self) -> bool:
+        return self.role in (Role.PRESCRIBER, Role.CLINIC_STAFF)
+
+    @property
+    def display_role(self) -> str:
+        return Role(self.role).value.replace("_", " ")

@@ -1,0 +1,41 @@
+"""Writing to the audit trail. Call these in the same transaction as the change they record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest
+
+from isoguard.audit.models import AuditEvent
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    patient_id: int | None = None,
+    outcome: str = AuditEvent.Outcome.ALLOWED,
+    reason: str = "",
+    request: HttpRequest | None = None,
+    object_type: str = "",
+    object_id: str = "",
+) -> AuditEvent:
+    """Append one event to the audit trail and return it."""
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEvent.objects.create(
+        actor=actor if authenticated else None,
+        actor_username=actor.get_username() if authenticated else "",
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        patient_id=patient_id,
+        outcome=outcome,
+        reason=reason[:300],
+        ip_address=request.META.get("REMOTE_ADDR") if request is not None else None,
+        path=request.path[:300] if request is not None else "",
+    )

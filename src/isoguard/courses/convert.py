@@ -1,0 +1,95 @@
+"""The one boundary between database rows and the core's types (`isoguard.core.model`)."""
+
+from __future__ import annotations
+
+from isoguard.core import model
+from isoguard.core.vocabulary import (
+    ConsentKind,
+    ContraceptionMethod,
+    Jurisdiction,
+    LabTest,
+    MonthlyCheckKind,
+    MoodTool,
+    PregnancyTestResult,
+    PregnancyTestSetting,
+    Product,
+)
+from isoguard.courses.models import Course
+
+
+def course_record(course: Course) -> model.CourseRecord:
+    """Return the course with every event recorded for it, as the rule engine reads it."""
+    patient = course.patient
+    potential = patient.pregnancy_potential_assessments.first()
+    events: list[model.Event] = []
+    if course.enrolled_on:
+        events.append(model.Enrolled(date=course.enrolled_on))
+    events += [
+        model.Consent(kind=ConsentKind(c.kind), date=c.signed_on)
+        for c in course.consents.order_by("signed_on", "id")
+    ]
+    events += [
+        model.Contraception(
+            methods=tuple(ContraceptionMethod(m) for m in plan.methods),
+            start=plan.start,
+            end=plan.end,
+        )
+        for plan in course.contraception.order_by("start", "id")
+    ]
+    events += [
+        model.PregnancyTest(
+            specimen_date=t.specimen_date,
+            result=PregnancyTestResult(t.result),
+            setting=PregnancyTestSetting(t.setting),
+        )
+        for t in course.pregnancy_tests.order_by("specimen_date", "id")
+    ]
+    for check in course.monthly_checks.order_by("done_on", "id"):
+        if check.kind == MonthlyCheckKind.COUNSELLING:
+            events.append(model.Counselling(date=check.done_on))
+        elif check.kind == MonthlyCheckKind.COMPREHENSION:
+            events.append(model.Comprehension(date=check.done_on, passed=bool(check.passed)))
+    events += [
+        model.MoodAssessment(tool=MoodTool(m.tool), score=m.score, date=m.assessed_on)
+        for m in course.mood_assessments.order_by("assessed_on", "id")
+    ]
+    events += [
+        model.LabResult(
+            test=LabTest(lab.test), value=float(lab.value), unit=lab.unit, date=lab.taken_on
+        )
+        for lab in course.labs.order_by("taken_on", "id")
+    ]
+    for rx in (
+        course.prescriptions.filter(cancelled_at__isnull=True)
+        .order_by("written_on", "id")
+        .select_related("dispense", "medication_guide_ack")
+    ):
+        events.append(
+            model.Prescription(date=rx.written_on, days_supply=rx.days_supply, refills=rx.refills)
+        )
+        # A missing reverse one-to-one raises an AttributeError subclass, hence getattr's default.
+        ack = getattr(rx, "medication_guide_ack", None)
+        if ack is not None:
+            events.append(model.MedicationGuideAck(date=ack.acknowledged_on))
+        dispense = getattr(rx, "dispense", None)
+        if dispense is not None:
+            events.append(
+                model.Dispense(date=dispense.dispensed_on, days_supply=dispense.days_supply)
+            )
+    if course.last_dose_on:
+        events.append(model.LastDose(date=course.last_dose_on))
+    return model.CourseRecord(
+        jurisdiction=Jurisdiction(patient.jurisdiction),
+        patient=model.PatientFacts(
+            birth_date=patient.birth_date,
+            can_become_pregnant=potential.can_become_pregnant if potential else None,
+        ),
+        course=model.CourseFacts(
+            product=Product(course.product),
+            first_dose=course.first_dose_on,
+            last_dose=course.last_dose_on,
+            number=course.number,
+        ),
+        events=tuple(events),
+        pack=course.rule_pack,
+    )

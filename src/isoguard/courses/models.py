@@ -1,0 +1,315 @@
+"""A course of isotretinoin and everything recorded along it.
+
+Each table holds one kind of event of the scenario format (`DESIGN.md`); `convert.py` turns a
+course and its rows into the core's `CourseRecord`, in one place.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from isoguard.choices import choices
+from isoguard.core.vocabulary import (
+    ConsentKind,
+    CourseStatus,
+    DoseTime,
+    LabTest,
+    MonthlyCheckKind,
+    MoodTool,
+    PregnancyTestResult,
+    PregnancyTestSetting,
+    Product,
+)
+
+OPEN_STATUSES = [CourseStatus.SCREENING, CourseStatus.ENROLLED, CourseStatus.ACTIVE]
+
+
+class Course(models.Model):
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="courses"
+    )
+    number = models.PositiveSmallIntegerField(
+        help_text="1 for the first course, 2 for the second..."
+    )
+    product = models.CharField(max_length=20, choices=choices(Product))
+    rule_pack = models.CharField(max_length=40, help_text="e.g. us-ipledge-2026")
+    indication_icd10 = models.CharField(max_length=10, default="L70.0")
+    status = models.CharField(
+        max_length=20, choices=choices(CourseStatus), default=CourseStatus.SCREENING
+    )
+    prescriber = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="courses_prescribed"
+    )
+    enrolled_on = models.DateField(null=True, blank=True)
+    first_dose_on = models.DateField(null=True, blank=True)
+    last_dose_on = models.DateField(null=True, blank=True)
+    target_mg_per_kg = models.PositiveSmallIntegerField(
+        default=120, validators=[MinValueValidator(60), MaxValueValidator(220)]
+    )
+    stopped_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["patient", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "number"], name="course_number_unique"),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="one_open_course_per_patient",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(number__gte=1), name="course_number_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(last_dose_on__isnull=True)
+                | models.Q(first_dose_on__lte=models.F("last_dose_on")),
+                name="course_last_dose_after_first",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Course {self.number} ({self.product}) for {self.patient}"
+
+
+class Prescription(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="prescriptions")
+    prescriber = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    written_on = models.DateField()
+    days_supply = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(30)]
+    )
+    refills = models.PositiveSmallIntegerField(default=0)
+    daily_dose_mg = models.PositiveSmallIntegerField()
+    quantity = models.PositiveSmallIntegerField(help_text="capsules")
+    pharmacy = models.ForeignKey(
+        "accounts.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="prescriptions_presented",
+        help_text="where the prescription was presented; that pharmacy's pharmacists may see it",
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-written_on", "-id"]
+        constraints = [
+            # Every programme caps a fill at 30 days (programs.md 1.6, 2, 3); no row may say more.
+            models.CheckConstraint(
+                condition=models.Q(days_supply__gte=1, days_supply__lte=30),
+                name="prescription_days_supply_1_to_30",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(daily_dose_mg__gte=1), name="prescription_dose_positive"
+            ),
+        ]
+
+
+class Dispense(models.Model):
+    """One fill of one prescription; the one-to-one key makes a double dispense impossible."""
+
+    prescription = models.OneToOneField(
+        Prescription, on_delete=models.PROTECT, related_name="dispense"
+    )
+    dispensed_on = models.DateField()
+    days_supply = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(30)]
+    )
+    quantity = models.PositiveSmallIntegerField(help_text="capsules")
+    pharmacist = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    pharmacy = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT)
+    rma_number = models.CharField(
+        max_length=40, blank=True, help_text="iPLEDGE risk management authorization (US)"
+    )
+    external_do_not_dispense_after = models.DateField(
+        null=True, blank=True, help_text="the date iPLEDGE returned with the RMA (US)"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(days_supply__gte=1, days_supply__lte=30),
+                name="dispense_days_supply_1_to_30",
+            ),
+        ]
+
+
+class MedicationGuideAck(models.Model):
+    """The patient's acknowledgement that they received the Medication Guide for one fill."""
+
+    prescription = models.OneToOneField(
+        Prescription, on_delete=models.PROTECT, related_name="medication_guide_ack"
+    )
+    acknowledged_on = models.DateField()
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    guide_version = models.CharField(max_length=40, blank=True)
+
+
+class Consent(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="consents")
+    kind = models.CharField(max_length=30, choices=choices(ConsentKind))
+    signed_on = models.DateField()
+    document_version = models.CharField(max_length=60)
+    guardian_signed = models.BooleanField(default=False)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+
+class ContraceptionPlan(models.Model):
+    """The methods a patient who can become pregnant uses, from `start` until `end`."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="contraception")
+    methods = models.JSONField(help_text="slugs of the contraception vocabulary")
+    start = models.DateField()
+    end = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__isnull=True) | models.Q(start__lte=models.F("end")),
+                name="contraception_end_after_start",
+            ),
+        ]
+
+
+class PregnancyTest(models.Model):
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="pregnancy_tests"
+    )
+    course = models.ForeignKey(
+        Course, null=True, blank=True, on_delete=models.PROTECT, related_name="pregnancy_tests"
+    )
+    specimen_date = models.DateField()
+    result = models.CharField(max_length=10, choices=choices(PregnancyTestResult))
+    setting = models.CharField(max_length=10, choices=choices(PregnancyTestSetting))
+    loinc_code = models.CharField(max_length=10, blank=True, help_text="see codes.toml")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-specimen_date", "-id"]
+
+
+class LabResult(models.Model):
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="labs")
+    course = models.ForeignKey(
+        Course, null=True, blank=True, on_delete=models.PROTECT, related_name="labs"
+    )
+    test = models.CharField(max_length=30, choices=choices(LabTest))
+    loinc_code = models.CharField(max_length=10)
+    value = models.DecimalField(max_digits=8, decimal_places=2)
+    unit = models.CharField(max_length=20)
+    taken_on = models.DateField()
+    fasting = models.BooleanField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-taken_on", "-id"]
+
+
+class MonthlyCheck(models.Model):
+    """A monthly duty done: counselling (prescriber), comprehension or contraception (patient)."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="monthly_checks")
+    kind = models.CharField(max_length=30, choices=choices(MonthlyCheckKind))
+    done_on = models.DateField()
+    passed = models.BooleanField(null=True, blank=True, help_text="for comprehension questions")
+    answers = models.JSONField(default=dict, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-done_on", "-id"]
+
+
+class MoodAssessment(models.Model):
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="mood_assessments"
+    )
+    course = models.ForeignKey(
+        Course, null=True, blank=True, on_delete=models.PROTECT, related_name="mood_assessments"
+    )
+    tool = models.CharField(max_length=10, choices=choices(MoodTool))
+    score = models.PositiveSmallIntegerField(validators=[MaxValueValidator(27)])
+    item9 = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(3)], help_text="thoughts of self-harm"
+    )
+    answers = models.JSONField(default=list, blank=True)
+    assessed_on = models.DateField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(score__lte=27), name="mood_score_at_most_27"),
+        ]
+
+
+class DoseDiaryEntry(models.Model):
+    """One dose the patient took or missed; a missed dose is skipped, never doubled."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="diary")
+    day = models.DateField()
+    time = models.CharField(max_length=10, choices=choices(DoseTime))
+    taken = models.BooleanField()
+    dose_mg = models.PositiveSmallIntegerField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["day", "time"]
+        verbose_name_plural = "dose diary entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "day", "time"], name="one_diary_entry_per_dose"
+            ),
+        ]
+
+
+class SymptomReport(models.Model):
+    """What a patient wrote about how they feel. Stored before triage, so it is never lost."""
+
+    class TriageState(models.TextChoices):
+        PENDING = "pending", "pending"
+        TRIAGED = "triaged", "triaged"
+        NEEDS_MANUAL_REVIEW = "needs_manual_review", "needs manual review"
+
+    class ReviewState(models.TextChoices):
+        NEW = "new", "new"
+        ACKNOWLEDGED = "acknowledged", "acknowledged"
+        RESOLVED = "resolved", "resolved"
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="symptom_reports"
+    )
+    course = models.ForeignKey(
+        Course, null=True, blank=True, on_delete=models.PROTECT, related_name="symptom_reports"
+    )
+    text = models.TextField(max_length=5000)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    triage_state = models.CharField(
+        max_length=20, choices=TriageState.choices, default=TriageState.PENDING
+    )
+    triage_level = models.CharField(max_length=20, blank=True)
+    concepts = models.JSONField(default=list, blank=True)
+    review_state = models.CharField(
+        max_length=20, choices=ReviewState.choices, default=ReviewState.NEW
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]

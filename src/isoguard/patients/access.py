@@ -1,0 +1,69 @@
+"""Who may see which patient: the one place the object-level access rules live.
+
+- a patient sees their own record; a guardian the records of the patients they act for;
+- a prescriber and clinic staff see their clinic's patients;
+- a pharmacist sees a patient only through a prescription presented at their pharmacy;
+- an administrator manages organisations and users, and sees no clinical record.
+Every view of a record, and every refusal, goes to the audit trail.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from isoguard.accounts.models import User
+from isoguard.audit.models import AuditEvent
+from isoguard.audit.services import audit_record
+from isoguard.core.vocabulary import Role
+from isoguard.patients.models import Patient
+
+
+def patients_visible_to(user: User) -> QuerySet[Patient]:
+    """Return the patients whose records `user` may see."""
+    patients = Patient.objects.all()
+    if not (user.is_authenticated and user.is_active):
+        return patients.none()
+    match user.role:
+        case Role.PRESCRIBER | Role.CLINIC_STAFF if user.organisation_id is not None:
+            return patients.filter(clinic_id=user.organisation_id)
+        case Role.PHARMACIST if user.organisation_id is not None:
+            ids = Patient.objects.filter(
+                courses__prescriptions__pharmacy_id=user.organisation_id
+            ).values("pk")
+            return patients.filter(pk__in=ids)
+        case Role.PATIENT:
+            return patients.filter(user=user)
+        case Role.GUARDIAN:
+            today = timezone.localdate()
+            ids = Patient.objects.filter(
+                Q(guardianships__until__isnull=True) | Q(guardianships__until__gte=today),
+                guardianships__guardian=user,
+                guardianships__since__lte=today,
+            ).values("pk")
+            return patients.filter(pk__in=ids)
+        case _:
+            return patients.none()
+
+
+def patient_for(
+    user: User, patient_id: int, *, request: HttpRequest | None = None, action: str = "view"
+) -> Patient:
+    """Return the patient if `user` may see them, auditing the access; else refuse and audit."""
+    patient = patients_visible_to(user).filter(pk=patient_id).first()
+    if patient is None:
+        audit_record(
+            actor=user,
+            action=action,
+            object_type="patients.patient",
+            object_id=str(patient_id),
+            patient_id=patient_id if Patient.objects.filter(pk=patient_id).exists() else None,
+            outcome=AuditEvent.Outcome.REFUSED,
+            reason=f"a {user.role or 'visitor'} may not see this patient's record",
+            request=request,
+        )
+        raise PermissionDenied("You may not see this patient's record.")
+    audit_record(actor=user, action=action, obj=patient, patient_id=patient.pk, request=request)
+    return patient

@@ -1,0 +1,13 @@
+"""Test settings: the real ones, with a fast password hasher and plain static files."""
+
+from __future__ import annotations
+
+from isoguard.settings import *  # noqa: F403
+from isoguard.settings import STORAGES
+
+# Argon2 is the production hasher (a test checks it); tests create many users, so hash quickly.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from isoguard.web import views
+
+admin.site.site_header = "isoguard administration"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class WebConfig(AppConfig):
+    name = "isoguard.web"
+    label = "web"
+    verbose_name = "Web pages"

@@ -1,0 +1,69 @@
+"""Pages: one home per role, and the patient record. Each view checks access, then renders."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from isoguard.accounts.models import Organisation, User
+from isoguard.core.vocabulary import Role
+from isoguard.courses import selectors as course_selectors
+from isoguard.patients.access import patient_for, patients_visible_to
+
+HOME_TEMPLATES = {
+    Role.PRESCRIBER: "isoguard/home_clinic.html",
+    Role.CLINIC_STAFF: "isoguard/home_clinic.html",
+    Role.PHARMACIST: "isoguard/home_pharmacist.html",
+    Role.PATIENT: "isoguard/home_patient.html",
+    Role.GUARDIAN: "isoguard/home_guardian.html",
+    Role.ADMINISTRATOR: "isoguard/home_administrator.html",
+}
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Show the signed-in user the home page of their role."""
+    user: User = request.user  # type: ignore[assignment]
+    role = Role(user.role)
+    context: dict[str, object] = {"today": timezone.localdate()}
+    if role in (Role.PRESCRIBER, Role.CLINIC_STAFF, Role.GUARDIAN):
+        context["patients"] = course_selectors.patients_with_courses(patients_visible_to(user))
+    elif role == Role.PHARMACIST:
+        assert user.organisation_id is not None
+        context["prescriptions"] = course_selectors.prescriptions_presented_at(user.organisation_id)
+    elif role == Role.PATIENT:
+        patient = patients_visible_to(user).first()
+        if patient is not None:
+            patient = patient_for(user, patient.pk, request=request)
+            context.update(
+                patient=patient,
+                **course_selectors.patient_record(patient, today=timezone.localdate()),
+            )
+    elif role == Role.ADMINISTRATOR:
+        context["organisations"] = Organisation.objects.all()
+        context["user_count"] = User.objects.count()
+    return render(request, HOME_TEMPLATES[role], context)
+
+
+@login_required
+def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Show one patient's record to someone allowed to see it; refuse (403) anyone else."""
+    user: User = request.user  # type: ignore[assignment]
+    patient = patient_for(user, patient_id, request=request)
+    context: dict[str, object] = {"patient": patient, "today": timezone.localdate()}
+    if user.role == Role.PHARMACIST:
+        # A pharmacist sees the patient through the prescriptions presented at their pharmacy only.
+        assert user.organisation_id is not None
+        context["prescriptions"] = course_selectors.prescriptions_presented_at(
+            user.organisation_id
+        ).filter(course__patient=patient)
+        return render(request, "isoguard/patient_pharmacy.html", context)
+    context.update(course_selectors.patient_record(patient, today=timezone.localdate()))
+    return render(request, "isoguard/patient_detail.html", context)
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Answer a load balancer or a start-up script: the app is up."""
+    return HttpResponse("ok\n", content_type="text/plain")

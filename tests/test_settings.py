@@ -1,0 +1,92 @@
+"""Configuration is read from the environment with safe defaults and loud errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from isoguard import settings as production
+
+
+def settings_in_a_fresh_process(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import isoguard.settings as s; "
+        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'])"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ISOGUARD_DEBUG")}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**clean, "ISOGUARD_VAR_DIR": str(tmp_path), **env},
+    )
+
+
+def test_with_nothing_configured_debug_is_off_and_the_database_is_sqlite_in_var(tmp_path):
+    result = settings_in_a_fresh_process(tmp_path)
+    assert result.returncode == 0, result.stderr
+    debug, engine, name = result.stdout.split()
+    assert debug == "False"
+    assert engine == "django.db.backends.sqlite3"
+    assert name == str(tmp_path / "isoguard.sqlite3")
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_secret_key_is_generated_once_and_kept(tmp_path):
+    settings_in_a_fresh_process(tmp_path)
+    first = (tmp_path / "secret_key").read_text()
+    settings_in_a_fresh_process(tmp_path)
+    assert (tmp_path / "secret_key").read_text() == first and len(first) >= 50
+
+
+def test_database_url_switches_to_postgresql(tmp_path):
+    result = settings_in_a_fresh_process(
+        tmp_path, DATABASE_URL="postgres://u:p@db.example:5432/iso"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[1:] == ["django.db.backends.postgresql", "iso"]
+
+
+def test_an_unsupported_database_url_is_refused_with_what_is_allowed(tmp_path):
+    result = settings_in_a_fresh_process(tmp_path, DATABASE_URL="mysql://u@h/db")
+    assert result.returncode != 0
+    assert "DATABASE_URL must start with postgres://, postgresql:// or sqlite://" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("1", True), ("yes", True), ("off", False), ("", False)]
+)
+def test_yes_no_settings_accept_the_usual_spellings(monkeypatch, raw, value):
+    monkeypatch.setenv("ISOGUARD_X", raw)
+    assert production.env_bool("ISOGUARD_X", False) is value
+
+
+def test_a_yes_no_setting_with_another_value_names_the_setting(monkeypatch):
+    monkeypatch.setenv("ISOGUARD_DEBUG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="ISOGUARD_DEBUG='maybe'"):
+        production.env_bool("ISOGUARD_DEBUG", False)
+
+
+def test_the_default_sqlite_database_runs_in_wal_mode(tmp_path):
+    code = (
+        "import django; django.setup(); from django.db import connection; "
+        "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={
+            **clean,
+            "ISOGUARD_VAR_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "isoguard.settings",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "wal"
+    assert production.sqlite_options()["OPTIONS"]["transaction_mode"] == "IMMEDIATE"

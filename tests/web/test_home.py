@@ -1,0 +1,88 @@
+"""Each role's home page shows that role's work, and only its own organisation's."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from isoguard.audit.models import AuditEvent
+
+
+def home_text(client, user) -> str:
+    client.force_login(user)
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_prescriber_home_lists_their_clinics_patients_only(world, client):
+    text = home_text(client, world.prescriber)
+    assert "Patients of Riverside" in text
+    assert "Alice" in text and "Bob" in text and "Chloe" in text
+    assert "Hana" not in text
+
+
+def test_the_pharmacist_home_lists_prescriptions_presented_there(world, client):
+    text = home_text(client, world.pharmacist)
+    assert "Prescriptions presented at Main Street" in text
+    assert "Alice" in text
+    assert "Bob" not in text and "Hana" not in text
+
+
+def test_the_patient_home_shows_their_own_record_and_audits_the_view(world, client):
+    text = home_text(client, world.alice_user)
+    assert "Hello, Alice" in text
+    assert "61.5 kg" in text
+    assert AuditEvent.objects.filter(actor=world.alice_user, patient_id=world.alice.pk).exists()
+
+
+def test_a_patient_account_without_a_record_is_told_what_to_do(db, client):
+    from tests.conftest import make_user
+
+    text = home_text(client, make_user("newcomer", "patient"))
+    assert "not linked to a patient record" in text
+
+
+def test_the_guardian_home_lists_the_patients_they_care_for(world, client):
+    text = home_text(client, world.guardian)
+    assert "Chloe" in text and "Alice" not in text
+
+
+def test_the_administrator_home_points_to_the_admin_site(world, client):
+    text = home_text(client, world.admin)
+    assert reverse("admin:index") in text
+    assert "Hillside" in text and "Main Street" in text
+
+
+@pytest.mark.parametrize("role_user", ["prescriber", "pharmacist", "alice_user", "guardian"])
+def test_only_administrators_reach_the_admin_site(world, client, role_user):
+    client.force_login(getattr(world, role_user))
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302  # to the admin's own login page
+
+
+def test_the_admin_site_does_not_list_clinical_records(world, client):
+    client.force_login(world.admin)
+    text = client.get(reverse("admin:index")).content.decode()
+    assert "Organisations" in text and "Users" in text
+    assert "Patients" not in text and "Prescriptions" not in text
+
+
+def test_logging_in_and_out_and_failing_to_log_in_are_audited(world, client):
+    assert (
+        client.post(reverse("login"), {"username": "alice", "password": "wrong"}).status_code == 200
+    )
+    assert (
+        client.post(
+            reverse("login"), {"username": "alice", "password": "a-long-test-password"}
+        ).status_code
+        == 302
+    )
+    client.post(reverse("logout"))
+
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", "outcome"))
+    assert actions == [("login", "refused"), ("login", "allowed"), ("logout", "allowed")]
+
+
+def test_the_health_check_answers_without_a_login(client):
+    assert client.get("/healthz").content == b"ok\n"
