@@ -1,4 +1,4 @@
-"""The suite runs on the database it was asked for (make test runs it on SQLite, then PostgreSQL)."""
+"""The suite runs on the database it was asked for: SQLite, then PostgreSQL in make test."""
 
 from __future__ import annotations
 

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",  # serves its API docs from local static files, not a CDN
     "isoguard.accounts",
     "isoguard.patients",
     "isoguard.courses",

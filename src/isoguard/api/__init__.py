@@ -1,0 +1,1 @@
+"""The JSON API, /api/v1/: thin endpoints that parse, call one function, and serialise."""
