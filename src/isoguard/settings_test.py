@@ -11,3 +11,6 @@ STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tests never run collectstatic: WhiteNoise serves the apps' static folders through the finders.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

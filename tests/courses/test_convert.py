@@ -5,13 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 from isoguard.core import model
-from isoguard.core.vocabulary import ConsentKind, ContraceptionMethod, Jurisdiction, Product
+from isoguard.core.vocabulary import (
+    ConsentKind,
+    ContraceptionMethod,
+    DoseTime,
+    Jurisdiction,
+    Product,
+)
 from isoguard.courses.convert import course_record
 from isoguard.courses.models import (
     Consent,
     ContraceptionPlan,
     Course,
     Dispense,
+    DoseDiaryEntry,
     LabResult,
     MedicationGuideAck,
     MonthlyCheck,
@@ -90,6 +97,23 @@ def test_a_course_with_one_of_every_record_converts_to_the_matching_events(world
         pharmacy=world.pharmacy,
     )
 
+    DoseDiaryEntry.objects.create(
+        course=course,
+        day=D(2026, 10, 30),
+        time="evening",
+        taken=False,
+        dose_mg=30,
+        recorded_by=world.alice_user,
+    )
+    DoseDiaryEntry.objects.create(
+        course=course,
+        day=D(2026, 10, 30),
+        time="morning",
+        taken=True,
+        dose_mg=30,
+        recorded_by=world.alice_user,
+    )
+
     record = course_record(Course.objects.get(pk=course.pk))
 
     assert record.jurisdiction == Jurisdiction.US
@@ -109,6 +133,11 @@ def test_a_course_with_one_of_every_record_converts_to_the_matching_events(world
         model.Prescription(D(2026, 10, 28), days_supply=30, refills=0),
         model.MedicationGuideAck(D(2026, 10, 30)),
         model.Dispense(D(2026, 10, 30), days_supply=30),
+    )
+    assert record.weights == (model.Weight(measured_on=D(2026, 11, 25), kg=61.5),)
+    assert record.diary == (
+        model.DoseRecord(D(2026, 10, 30), DoseTime.MORNING, taken=True, mg=30),
+        model.DoseRecord(D(2026, 10, 30), DoseTime.EVENING, taken=False, mg=30),
     )
 
 

@@ -86,3 +86,32 @@ def test_logging_in_and_out_and_failing_to_log_in_are_audited(world, client):
 
 def test_the_health_check_answers_without_a_login(client):
     assert client.get("/healthz").content == b"ok\n"
+
+
+@pytest.mark.parametrize("role_user", ["prescriber", "staff", "guardian", "pharmacist"])
+def test_reading_a_list_of_patients_is_audited(world, client, role_user):
+    user = getattr(world, role_user)
+    home_text(client, user)
+    assert AuditEvent.objects.filter(actor=user, action="list").count() == 1
+
+
+def test_an_administrators_change_to_a_user_is_audited(world, client):
+    client.force_login(world.admin)
+    url = reverse("admin:accounts_user_change", args=[world.staff.pk])
+    form = client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k != "password"}
+    data.update(
+        first_name="Jae",
+        date_joined_0="2026-11-25",
+        date_joined_1="10:00:00",
+        last_login_0="",
+        last_login_1="",
+        groups=[],
+        user_permissions=[],
+    )
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    event = AuditEvent.objects.get(action="update", object_id=str(world.staff.pk))
+    assert event.actor == world.admin and event.object_type == "accounts.user"

@@ -6,17 +6,18 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from isoguard.accounts.models import Organisation, User
+from isoguard.audit.admin_audit import AuditedAdminMixin
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "jurisdiction", "phone"]
     list_filter = ["kind", "jurisdiction"]
     search_fields = ["name"]
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     list_display = ["username", "first_name", "last_name", "role", "organisation", "is_active"]
     list_filter = ["role", "organisation", "is_active"]
     fieldsets = (

@@ -11,6 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
 
 from isoguard.api.schemas import ErrorResponse, Me, PatientSummary
+from isoguard.audit.services import audit_record
 from isoguard.patients.access import patient_for, patients_visible_to
 from isoguard.patients.models import Patient
 
@@ -80,6 +81,7 @@ def me(request: HttpRequest) -> dict[str, object]:
 @api.get("/patients", response={200: list[PatientSummary], **ERRORS}, summary="Patients I may see")
 def patient_list(request: HttpRequest) -> list[dict[str, object]]:
     patients = patients_visible_to(request.user).select_related("clinic")  # type: ignore[arg-type]
+    audit_record(actor=request.user, action="list", object_type="patients.patient", request=request)
     return [summary(p) for p in patients]
 
 

@@ -14,6 +14,7 @@ from isoguard.core.vocabulary import (
     Action,
     ConsentKind,
     ContraceptionMethod,
+    DoseTime,
     FindingStatus,
     Jurisdiction,
     LabTest,
@@ -201,19 +202,47 @@ Event = (
 
 
 @dataclass(frozen=True)
+class Weight:
+    measured_on: dt.date
+    kg: float
+
+
+@dataclass(frozen=True)
+class DoseRecord:
+    """One line of the dose diary: a dose taken, or missed (and then skipped, never doubled)."""
+
+    day: dt.date
+    time: DoseTime
+    taken: bool
+    mg: int
+
+
+@dataclass(frozen=True)
 class CourseRecord:
-    """One patient's course at a moment: the facts and every event so far, oldest first."""
+    """One patient's course at a moment: the facts and every event so far, oldest first.
+
+    `weights` and `diary` are not events of the scenario format; the dose planner reads them.
+    """
 
     jurisdiction: Jurisdiction
     patient: PatientFacts
     course: CourseFacts
     events: tuple[Event, ...] = ()
     pack: str | None = None
+    weights: tuple[Weight, ...] = ()
+    diary: tuple[DoseRecord, ...] = ()
 
     def __post_init__(self) -> None:
-        # Sorted once here so that every rule can rely on chronological order; the sort is
-        # stable, so events on the same day keep the order in which they were recorded.
+        # Sorted once here so that every rule can rely on chronological order; the sorts are
+        # stable, so records of the same day keep the order in which they were recorded.
         object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.on)))
+        object.__setattr__(
+            self, "weights", tuple(sorted(self.weights, key=lambda w: w.measured_on))
+        )
+        order = {DoseTime.MORNING: 0, DoseTime.EVENING: 1}
+        object.__setattr__(
+            self, "diary", tuple(sorted(self.diary, key=lambda d: (d.day, order[d.time])))
+        )
 
     def events_of(self, event_type: type[Event]) -> tuple[Event, ...]:
         """Return the events of one type, oldest first."""

@@ -6,6 +6,7 @@ from isoguard.core import model
 from isoguard.core.vocabulary import (
     ConsentKind,
     ContraceptionMethod,
+    DoseTime,
     Jurisdiction,
     LabTest,
     MonthlyCheckKind,
@@ -92,4 +93,12 @@ def course_record(course: Course) -> model.CourseRecord:
         ),
         events=tuple(events),
         pack=course.rule_pack,
+        weights=tuple(
+            model.Weight(measured_on=w.measured_on, kg=float(w.weight_kg))
+            for w in patient.weights.order_by("measured_on", "id")
+        ),
+        diary=tuple(
+            model.DoseRecord(day=d.day, time=DoseTime(d.time), taken=d.taken, mg=d.dose_mg)
+            for d in course.diary.all()
+        ),
     )

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from isoguard.accounts.models import Organisation, User
+from isoguard.audit.services import audit_record
 from isoguard.core.vocabulary import Role
 from isoguard.courses import selectors as course_selectors
 from isoguard.patients.access import patient_for, patients_visible_to
@@ -30,9 +31,11 @@ def home(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"today": timezone.localdate()}
     if role in (Role.PRESCRIBER, Role.CLINIC_STAFF, Role.GUARDIAN):
         context["patients"] = course_selectors.patients_with_courses(patients_visible_to(user))
+        audit_record(actor=user, action="list", object_type="patients.patient", request=request)
     elif role == Role.PHARMACIST:
         assert user.organisation_id is not None
         context["prescriptions"] = course_selectors.prescriptions_presented_at(user.organisation_id)
+        audit_record(actor=user, action="list", object_type="courses.prescription", request=request)
     elif role == Role.PATIENT:
         patient = patients_visible_to(user).first()
         if patient is not None:
