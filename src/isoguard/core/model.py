@@ -47,25 +47,27 @@ class CourseFacts:
     number: int = 1
 
 
+class _Dated:
+    """An event that happened on its `date`."""
+
+    date: dt.date
+
+    @property
+    def on(self) -> dt.date:
+        return self.date
+
+
 @dataclass(frozen=True)
-class Enrolled:
+class Enrolled(_Dated):
     event_type: ClassVar[str] = "enrolled"
     date: dt.date
 
-    @property
-    def on(self) -> dt.date:
-        return self.date
-
 
 @dataclass(frozen=True)
-class Consent:
+class Consent(_Dated):
     event_type: ClassVar[str] = "consent"
     kind: ConsentKind
     date: dt.date
-
-    @property
-    def on(self) -> dt.date:
-        return self.date
 
 
 @dataclass(frozen=True)
@@ -97,92 +99,60 @@ class PregnancyTest:
 
 
 @dataclass(frozen=True)
-class Counselling:
+class Counselling(_Dated):
     event_type: ClassVar[str] = "counselling"
     date: dt.date
 
-    @property
-    def on(self) -> dt.date:
-        return self.date
-
 
 @dataclass(frozen=True)
-class Comprehension:
+class Comprehension(_Dated):
     event_type: ClassVar[str] = "comprehension"
     date: dt.date
     passed: bool
 
-    @property
-    def on(self) -> dt.date:
-        return self.date
-
 
 @dataclass(frozen=True)
-class MoodAssessment:
+class MoodAssessment(_Dated):
     event_type: ClassVar[str] = "mood_assessment"
     tool: MoodTool
     score: int
     date: dt.date
 
-    @property
-    def on(self) -> dt.date:
-        return self.date
-
 
 @dataclass(frozen=True)
-class LabResult:
+class LabResult(_Dated):
     event_type: ClassVar[str] = "lab"
     test: LabTest
     value: float
     unit: str
     date: dt.date
 
-    @property
-    def on(self) -> dt.date:
-        return self.date
-
 
 @dataclass(frozen=True)
-class Prescription:
+class Prescription(_Dated):
     event_type: ClassVar[str] = "prescription"
     date: dt.date
     days_supply: int
     refills: int = 0
 
-    @property
-    def on(self) -> dt.date:
-        return self.date
-
 
 @dataclass(frozen=True)
-class MedicationGuideAck:
+class MedicationGuideAck(_Dated):
     event_type: ClassVar[str] = "medication_guide_ack"
     date: dt.date
 
-    @property
-    def on(self) -> dt.date:
-        return self.date
-
 
 @dataclass(frozen=True)
-class Dispense:
+class Dispense(_Dated):
     event_type: ClassVar[str] = "dispense"
     date: dt.date
     days_supply: int
 
-    @property
-    def on(self) -> dt.date:
-        return self.date
-
 
 @dataclass(frozen=True)
-class LastDose:
+class LastDose(_Dated):
     event_type: ClassVar[str] = "last_dose"
     date: dt.date
-
-    @property
-    def on(self) -> dt.date:
-        return self.date
 
 
 Event = (
