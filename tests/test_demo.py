@@ -46,8 +46,14 @@ def test_each_demo_patient_is_in_the_situation_the_readme_describes(demo):
             .can_become_pregnant
         )
 
-    assert can_become_pregnant("Alice") and course_of("Alice").status == "active"
-    assert not can_become_pregnant("Ben") and course_of("Ben").status == "active"
+    alice = course_of("Alice")
+    assert can_become_pregnant("Alice") and alice.status == "active"
+    assert (TODAY - alice.first_dose_on).days == 40  # "six weeks into her course"
+    ben = course_of("Ben")
+    assert not can_become_pregnant("Ben") and ben.status == "active"
+    assert (TODAY - ben.first_dose_on).days == 20  # "three weeks in"
+    dev = Patient.objects.get(given_name="Dev")
+    assert [m.name for m in dev.medicines.all()] == ["minocycline 100 mg"]
     chloe = Patient.objects.get(given_name="Chloe")
     assert (
         chloe.age_on(TODAY) == 16 and chloe.guardianships.get().guardian.username == "chloe.parent"

@@ -58,11 +58,33 @@ def test_an_unsupported_database_url_is_refused_with_what_is_allowed(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("raw", "value"), [("1", True), ("yes", True), ("off", False), ("", False)]
+    ("raw", "default", "value"),
+    [("1", False, True), ("yes", False, True), ("off", True, False), ("", True, True)],
 )
-def test_yes_no_settings_accept_the_usual_spellings(monkeypatch, raw, value):
+def test_yes_no_settings_accept_the_usual_spellings(monkeypatch, raw, default, value):
     monkeypatch.setenv("ISOGUARD_X", raw)
-    assert production.env_bool("ISOGUARD_X", False) is value
+    assert production.env_bool("ISOGUARD_X", default) is value
+
+
+def test_a_bad_time_zone_is_refused_naming_the_variable(tmp_path):
+    result = settings_in_a_fresh_process(tmp_path, ISOGUARD_TIME_ZONE="Mars/Olympus")
+    assert result.returncode != 0
+    assert "ISOGUARD_TIME_ZONE='Mars/Olympus' is not an IANA time zone" in result.stderr
+
+
+def test_a_bad_log_level_is_refused_naming_the_variable(tmp_path):
+    result = settings_in_a_fresh_process(tmp_path, ISOGUARD_LOG_LEVEL="LOUD")
+    assert "ISOGUARD_LOG_LEVEL='LOUD' is not one of DEBUG" in result.stderr
+
+
+def test_without_isoguard_var_dir_the_data_stays_in_the_checkouts_var_wherever_it_runs(tmp_path):
+    code = "import isoguard.settings as s; print(s.VAR_DIR)"
+    env = {k: v for k, v in os.environ.items() if k not in ("ISOGUARD_VAR_DIR", "DATABASE_URL")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(production.BASE_DIR.parents[1] / "var")
 
 
 def test_a_yes_no_setting_with_another_value_names_the_setting(monkeypatch):

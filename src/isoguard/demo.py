@@ -217,7 +217,8 @@ class _Builder:
             specimen_date=self.day(offset),
             result="negative",
             setting=setting,
-            loinc_code="2106-3",
+            # A clinic dipstick is a urine test; a laboratory test here is a serum one.
+            loinc_code="2106-3" if setting == "clinic" else "2118-8",
             recorded_by=self.prescriber,
         )
 

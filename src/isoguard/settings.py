@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import os
 import secrets
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
-VAR_DIR = Path(os.environ.get("ISOGUARD_VAR_DIR", Path.cwd() / "var")).resolve()
+
+
+def default_var_dir() -> Path:
+    """Return var/ of the source checkout (where `make run` keeps data), else of the cwd."""
+    checkout = BASE_DIR.parents[1]
+    if (checkout / "pyproject.toml").exists() and (checkout / "src" / "isoguard").is_dir():
+        return checkout / "var"
+    return Path.cwd() / "var"
+
+
+VAR_DIR = Path(os.environ.get("ISOGUARD_VAR_DIR", "") or default_var_dir()).resolve()
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -32,6 +43,14 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, allowed: set[str], what: str) -> str:
+    """Read a setting that must be one of `allowed`, naming the variable when it is not."""
+    value = os.environ.get(name, "") or default
+    if value not in allowed:
+        raise ImproperlyConfigured(f"{name}={value!r} is not {what}")
+    return value
 
 
 def secret_key() -> str:
@@ -161,7 +180,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 LANGUAGE_CODE = "en"
-TIME_ZONE = os.environ.get("ISOGUARD_TIME_ZONE", "America/New_York")
+TIME_ZONE = env_choice(
+    "ISOGUARD_TIME_ZONE",
+    "America/New_York",
+    zoneinfo.available_timezones(),
+    "an IANA time zone such as Europe/London",
+)
 USE_I18N = True
 USE_TZ = True
 
@@ -176,5 +200,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("ISOGUARD_LOG_LEVEL", "WARNING")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice(
+            "ISOGUARD_LOG_LEVEL",
+            "WARNING",
+            {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"},
+            "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        ),
+    },
 }

@@ -59,11 +59,11 @@ def page(browser, live_server):
 
 @pytest.fixture
 def demo(transactional_db):
-    import datetime as dt
+    from django.utils import timezone
 
     from isoguard.demo import create_demo
 
-    return create_demo(dt.date.today())
+    return create_demo(timezone.localdate())
 
 
 def log_in(page, username: str, password: str) -> None:

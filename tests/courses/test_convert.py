@@ -22,6 +22,7 @@ from isoguard.courses.models import (
     LabResult,
     MedicationGuideAck,
     MonthlyCheck,
+    MoodAssessment,
     PregnancyTest,
     Prescription,
 )
@@ -114,12 +115,25 @@ def test_a_course_with_one_of_every_record_converts_to_the_matching_events(world
         recorded_by=world.alice_user,
     )
 
+    MoodAssessment.objects.create(
+        patient=world.alice,
+        course=course,
+        tool="phq9",
+        score=3,
+        item9=0,
+        assessed_on=D(2026, 10, 28),
+        recorded_by=by,
+    )
+    Course.objects.filter(pk=course.pk).update(last_dose_on=D(2027, 2, 20))
+
     record = course_record(Course.objects.get(pk=course.pk))
 
     assert record.jurisdiction == Jurisdiction.US
     assert record.pack == "us-ipledge-2026"
     assert record.patient.can_become_pregnant is True  # the newest assessment applies
-    assert record.course == model.CourseFacts(product=Product.CLARAVIS, first_dose=D(2026, 10, 30))
+    assert record.course == model.CourseFacts(
+        product=Product.CLARAVIS, first_dose=D(2026, 10, 30), last_dose=D(2027, 2, 20)
+    )
     assert record.events == (
         model.Enrolled(D(2026, 9, 20)),
         model.Consent(ConsentKind.INFORMED_CONSENT, D(2026, 9, 20)),
@@ -130,9 +144,11 @@ def test_a_course_with_one_of_every_record_converts_to_the_matching_events(world
         model.PregnancyTest(D(2026, 10, 28), "negative", "lab"),
         model.Counselling(D(2026, 10, 28)),
         model.Comprehension(D(2026, 10, 28), passed=True),
+        model.MoodAssessment(tool="phq9", score=3, date=D(2026, 10, 28)),
         model.Prescription(D(2026, 10, 28), days_supply=30, refills=0),
         model.MedicationGuideAck(D(2026, 10, 30)),
         model.Dispense(D(2026, 10, 30), days_supply=30),
+        model.LastDose(D(2027, 2, 20)),
     )
     assert record.weights == (model.Weight(measured_on=D(2026, 11, 25), kg=61.5),)
     assert record.diary == (

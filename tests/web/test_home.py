@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from isoguard.audit.models import AuditEvent
+from isoguard.patients.access import patients_visible_to
 
 
 def home_text(client, user) -> str:
@@ -61,11 +62,25 @@ def test_only_administrators_reach_the_admin_site(world, client, role_user):
     assert response.status_code == 302  # to the admin's own login page
 
 
-def test_the_admin_site_does_not_list_clinical_records(world, client):
+def test_the_admin_site_registers_no_clinical_record():
+    from django.contrib import admin
+
+    labels = {model._meta.label for model in admin.site._registry}
+    assert {"accounts.Organisation", "accounts.User", "audit.AuditEvent"} <= labels
+    assert not {label for label in labels if label.split(".")[0] in ("patients", "courses")}
+
+
+def test_viewing_lists_and_records_in_the_admin_is_audited(world, client):
     client.force_login(world.admin)
-    text = client.get(reverse("admin:index")).content.decode()
-    assert "Organisations" in text and "Users" in text
-    assert "Patients" not in text and "Prescriptions" not in text
+    client.get(reverse("admin:accounts_user_changelist"))
+    client.get(reverse("admin:audit_auditevent_changelist"))
+    client.get(reverse("admin:accounts_user_change", args=[world.alice_user.pk]))
+    seen = set(AuditEvent.objects.filter(actor=world.admin).values_list("action", "object_type"))
+    assert {
+        ("admin_list", "accounts.user"),
+        ("admin_list", "audit.auditevent"),
+        ("admin_view", "accounts.user"),
+    } <= seen
 
 
 def test_logging_in_and_out_and_failing_to_log_in_are_audited(world, client):
@@ -92,7 +107,13 @@ def test_the_health_check_answers_without_a_login(client):
 def test_reading_a_list_of_patients_is_audited(world, client, role_user):
     user = getattr(world, role_user)
     home_text(client, user)
-    assert AuditEvent.objects.filter(actor=user, action="list").count() == 1
+    event = AuditEvent.objects.get(actor=user, action="list")
+    assert event.detail["patient_ids"] == sorted(
+        p.pk
+        for p in (world.alice, world.bob, world.chloe, world.hana)
+        if patients_visible_to(user).filter(pk=p.pk).exists()
+    )
+    assert event.detail["patient_ids"]
 
 
 def test_an_administrators_change_to_a_user_is_audited(world, client):

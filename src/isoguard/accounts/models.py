@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from isoguard.choices import choices
+from isoguard.choices import choices, one_of
 from isoguard.core.vocabulary import Jurisdiction, Role
 
 
@@ -25,9 +25,8 @@ class Organisation(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(kind__in=["clinic", "pharmacy"]), name="organisation_kind_valid"
-            ),
+            one_of("kind", ["clinic", "pharmacy"], name="organisation_kind_valid"),
+            one_of("jurisdiction", Jurisdiction, name="organisation_jurisdiction_valid"),
         ]
 
     def __str__(self) -> str:
@@ -45,8 +44,17 @@ ROLE_ORGANISATION_KIND: dict[str, str | None] = {
 }
 
 
+class IsoguardUserManager(UserManager["User"]):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):  # type: ignore[no-untyped-def]
+        # `isoguard createsuperuser` makes an administrator: the role that manages accounts.
+        extra_fields.setdefault("role", Role.ADMINISTRATOR)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     """A person who logs in. The role decides what they may see; see `isoguard.patients.access`."""
+
+    objects = IsoguardUserManager()
 
     role = models.CharField(max_length=20, choices=choices(Role))
     organisation = models.ForeignKey(
@@ -59,8 +67,14 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
+            one_of("role", Role, name="user_role_valid"),
+            # Clinic and pharmacy roles always have their organisation (clean() checks its kind).
             models.CheckConstraint(
-                condition=models.Q(role__in=[r.value for r in Role]), name="user_role_valid"
+                condition=~models.Q(
+                    role__in=[Role.PRESCRIBER, Role.CLINIC_STAFF, Role.PHARMACIST],
+                    organisation__isnull=True,
+                ),
+                name="user_staff_role_has_organisation",
             ),
         ]
 

@@ -80,8 +80,14 @@ def me(request: HttpRequest) -> dict[str, object]:
 
 @api.get("/patients", response={200: list[PatientSummary], **ERRORS}, summary="Patients I may see")
 def patient_list(request: HttpRequest) -> list[dict[str, object]]:
-    patients = patients_visible_to(request.user).select_related("clinic")  # type: ignore[arg-type]
-    audit_record(actor=request.user, action="list", object_type="patients.patient", request=request)
+    patients = list(patients_visible_to(request.user).select_related("clinic"))  # type: ignore[arg-type]
+    audit_record(
+        actor=request.user,
+        action="list",
+        object_type="patients.patient",
+        request=request,
+        detail={"patient_ids": [p.pk for p in patients]},
+    )
     return [summary(p) for p in patients]
 
 

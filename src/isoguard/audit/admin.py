@@ -7,11 +7,12 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from isoguard.audit.admin_audit import AuditedAdminMixin
 from isoguard.audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["at", "actor_username", "action", "object_type", "object_id", "outcome"]
     list_filter = ["action", "outcome", "object_type"]
     search_fields = ["actor_username", "object_id", "reason"]

@@ -24,6 +24,9 @@ class AuditEvent(models.Model):
     patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.ALLOWED)
     reason = models.CharField(max_length=300, blank=True)
+    detail = models.JSONField(
+        default=dict, blank=True, help_text="e.g. the patient ids a list showed"
+    )
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     path = models.CharField(max_length=300, blank=True)
 

@@ -21,6 +21,7 @@ def audit_record(
     request: HttpRequest | None = None,
     object_type: str = "",
     object_id: str = "",
+    detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the audit trail and return it."""
     if obj is not None:
@@ -36,6 +37,7 @@ def audit_record(
         patient_id=patient_id,
         outcome=outcome,
         reason=reason[:300],
+        detail=detail or {},
         ip_address=request.META.get("REMOTE_ADDR") if request is not None else None,
         path=request.path[:300] if request is not None else "",
     )

@@ -29,6 +29,15 @@ class Product(StrEnum):
     ISOTRETINOIN = "isotretinoin"
 
 
+class RulePack(StrEnum):
+    """The programme rule packs (DESIGN.md): one per edition of each country's programme."""
+
+    US_IPLEDGE_2023 = "us-ipledge-2023"
+    US_IPLEDGE_2026 = "us-ipledge-2026"
+    EU_PPP_2018 = "eu-ppp-2018"
+    UK_MHRA_2026 = "uk-mhra-2026"
+
+
 class Action(StrEnum):
     PRESCRIBE = "prescribe"
     DISPENSE = "dispense"

@@ -43,7 +43,9 @@ def course_record(course: Course) -> model.CourseRecord:
             result=PregnancyTestResult(t.result),
             setting=PregnancyTestSetting(t.setting),
         )
-        for t in course.pregnancy_tests.order_by("specimen_date", "id")
+        # Every test of the patient, not only those filed under this course: a positive test
+        # recorded anywhere must reach the rules.
+        for t in patient.pregnancy_tests.order_by("specimen_date", "id")
     ]
     for check in course.monthly_checks.order_by("done_on", "id"):
         if check.kind == MonthlyCheckKind.COUNSELLING:
@@ -52,28 +54,31 @@ def course_record(course: Course) -> model.CourseRecord:
             events.append(model.Comprehension(date=check.done_on, passed=bool(check.passed)))
     events += [
         model.MoodAssessment(tool=MoodTool(m.tool), score=m.score, date=m.assessed_on)
-        for m in course.mood_assessments.order_by("assessed_on", "id")
+        for m in patient.mood_assessments.order_by("assessed_on", "id")
     ]
     events += [
         model.LabResult(
             test=LabTest(lab.test), value=float(lab.value), unit=lab.unit, date=lab.taken_on
         )
-        for lab in course.labs.order_by("taken_on", "id")
+        for lab in patient.labs.order_by("taken_on", "id")
     ]
-    for rx in (
-        course.prescriptions.filter(cancelled_at__isnull=True)
-        .order_by("written_on", "id")
-        .select_related("dispense", "medication_guide_ack")
-    ):
-        events.append(
-            model.Prescription(date=rx.written_on, days_supply=rx.days_supply, refills=rx.refills)
-        )
+    prescriptions = course.prescriptions.order_by("written_on", "id").select_related(
+        "dispense", "medication_guide_ack"
+    )
+    for rx in prescriptions:
         # A missing reverse one-to-one raises an AttributeError subclass, hence getattr's default.
-        ack = getattr(rx, "medication_guide_ack", None)
-        if ack is not None:
-            events.append(model.MedicationGuideAck(date=ack.acknowledged_on))
         dispense = getattr(rx, "dispense", None)
+        if rx.cancelled_at is None:
+            events.append(
+                model.Prescription(
+                    date=rx.written_on, days_supply=rx.days_supply, refills=rx.refills
+                )
+            )
+            ack = getattr(rx, "medication_guide_ack", None)
+            if ack is not None:
+                events.append(model.MedicationGuideAck(date=ack.acknowledged_on))
         if dispense is not None:
+            # A fill happened, whatever became of its prescription afterwards.
             events.append(
                 model.Dispense(date=dispense.dispensed_on, days_supply=dispense.days_supply)
             )

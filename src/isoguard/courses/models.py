@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from isoguard.choices import choices
+from isoguard.choices import choices, one_of
 from isoguard.core.vocabulary import (
     ConsentKind,
     CourseStatus,
@@ -21,6 +21,7 @@ from isoguard.core.vocabulary import (
     PregnancyTestResult,
     PregnancyTestSetting,
     Product,
+    RulePack,
 )
 
 OPEN_STATUSES = [CourseStatus.SCREENING, CourseStatus.ENROLLED, CourseStatus.ACTIVE]
@@ -34,7 +35,7 @@ class Course(models.Model):
         help_text="1 for the first course, 2 for the second..."
     )
     product = models.CharField(max_length=20, choices=choices(Product))
-    rule_pack = models.CharField(max_length=40, help_text="e.g. us-ipledge-2026")
+    rule_pack = models.CharField(max_length=40, choices=choices(RulePack))
     indication_icd10 = models.CharField(max_length=10, default="L70.0")
     status = models.CharField(
         max_length=20, choices=choices(CourseStatus), default=CourseStatus.SCREENING
@@ -63,9 +64,18 @@ class Course(models.Model):
             models.CheckConstraint(
                 condition=models.Q(number__gte=1), name="course_number_positive"
             ),
+            one_of("status", CourseStatus, name="course_status_valid"),
+            one_of("product", Product, name="course_product_valid"),
+            one_of("rule_pack", RulePack, name="course_rule_pack_valid"),
+            models.CheckConstraint(
+                condition=models.Q(target_mg_per_kg__gte=60, target_mg_per_kg__lte=220),
+                name="course_target_60_to_220_mg_per_kg",
+            ),
             models.CheckConstraint(
                 condition=models.Q(last_dose_on__isnull=True)
-                | models.Q(first_dose_on__lte=models.F("last_dose_on")),
+                | models.Q(
+                    first_dose_on__isnull=False, first_dose_on__lte=models.F("last_dose_on")
+                ),
                 name="course_last_dose_after_first",
             ),
         ]
@@ -104,8 +114,11 @@ class Prescription(models.Model):
                 name="prescription_days_supply_1_to_30",
             ),
             models.CheckConstraint(
-                condition=models.Q(daily_dose_mg__gte=1), name="prescription_dose_positive"
+                condition=models.Q(daily_dose_mg__gte=1, quantity__gte=1),
+                name="prescription_dose_and_quantity_positive",
             ),
+            # No programme allows refills: each month needs a new prescription (programs.md 1.6, 2).
+            models.CheckConstraint(condition=models.Q(refills=0), name="prescription_no_refills"),
         ]
 
 
@@ -133,7 +146,7 @@ class Dispense(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(days_supply__gte=1, days_supply__lte=30),
+                condition=models.Q(days_supply__gte=1, days_supply__lte=30, quantity__gte=1),
                 name="dispense_days_supply_1_to_30",
             ),
         ]
@@ -158,6 +171,9 @@ class Consent(models.Model):
     guardian_signed = models.BooleanField(default=False)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [one_of("kind", ConsentKind, name="consent_kind_valid")]
 
 
 class ContraceptionPlan(models.Model):
@@ -195,6 +211,10 @@ class PregnancyTest(models.Model):
 
     class Meta:
         ordering = ["-specimen_date", "-id"]
+        constraints = [
+            one_of("result", PregnancyTestResult, name="pregnancy_test_result_valid"),
+            one_of("setting", PregnancyTestSetting, name="pregnancy_test_setting_valid"),
+        ]
 
 
 class LabResult(models.Model):
@@ -213,6 +233,7 @@ class LabResult(models.Model):
 
     class Meta:
         ordering = ["-taken_on", "-id"]
+        constraints = [one_of("test", LabTest, name="lab_test_valid")]
 
 
 class MonthlyCheck(models.Model):
@@ -228,6 +249,15 @@ class MonthlyCheck(models.Model):
 
     class Meta:
         ordering = ["-done_on", "-id"]
+        constraints = [
+            one_of("kind", MonthlyCheckKind, name="monthly_check_kind_valid"),
+            # A comprehension check either passed or failed; other checks have no result.
+            models.CheckConstraint(
+                condition=models.Q(kind=MonthlyCheckKind.COMPREHENSION, passed__isnull=False)
+                | (~models.Q(kind=MonthlyCheckKind.COMPREHENSION) & models.Q(passed__isnull=True)),
+                name="monthly_check_passed_only_for_comprehension",
+            ),
+        ]
 
 
 class MoodAssessment(models.Model):
@@ -250,6 +280,11 @@ class MoodAssessment(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(score__lte=27), name="mood_score_at_most_27"),
+            models.CheckConstraint(
+                condition=models.Q(item9__isnull=True) | models.Q(item9__lte=3),
+                name="mood_item9_at_most_3",
+            ),
+            one_of("tool", MoodTool, name="mood_tool_valid"),
         ]
 
 
@@ -260,7 +295,9 @@ class DoseDiaryEntry(models.Model):
     day = models.DateField()
     time = models.CharField(max_length=10, choices=choices(DoseTime))
     taken = models.BooleanField()
-    dose_mg = models.PositiveSmallIntegerField()
+    dose_mg = models.PositiveSmallIntegerField(
+        help_text="the dose due at this time; it counts towards the cumulative dose only if taken"
+    )
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     recorded_at = models.DateTimeField(auto_now_add=True)
 
@@ -271,6 +308,7 @@ class DoseDiaryEntry(models.Model):
             models.UniqueConstraint(
                 fields=["course", "day", "time"], name="one_diary_entry_per_dose"
             ),
+            one_of("time", DoseTime, name="diary_time_valid"),
         ]
 
 

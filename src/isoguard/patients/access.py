@@ -9,6 +9,8 @@ Every view of a record, and every refusal, goes to the audit trail.
 
 from __future__ import annotations
 
+import datetime
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -30,22 +32,37 @@ def patients_visible_to(user: User) -> QuerySet[Patient]:
         case Role.PRESCRIBER | Role.CLINIC_STAFF if user.organisation_id is not None:
             return patients.filter(clinic_id=user.organisation_id)
         case Role.PHARMACIST if user.organisation_id is not None:
+            # A cancelled prescription gives no access, unless this pharmacy dispensed it.
             ids = Patient.objects.filter(
-                courses__prescriptions__pharmacy_id=user.organisation_id
+                Q(courses__prescriptions__cancelled_at__isnull=True)
+                | Q(courses__prescriptions__dispense__pharmacy_id=user.organisation_id),
+                courses__prescriptions__pharmacy_id=user.organisation_id,
             ).values("pk")
             return patients.filter(pk__in=ids)
         case Role.PATIENT:
             return patients.filter(user=user)
         case Role.GUARDIAN:
+            # A parent's access ends when the patient turns 18, unless the guardianship is
+            # recorded as continuing into adulthood.
             today = timezone.localdate()
             ids = Patient.objects.filter(
                 Q(guardianships__until__isnull=True) | Q(guardianships__until__gte=today),
+                Q(birth_date__gt=eighteen_years_before(today))
+                | Q(guardianships__continues_into_adulthood=True),
                 guardianships__guardian=user,
                 guardianships__since__lte=today,
             ).values("pk")
             return patients.filter(pk__in=ids)
         case _:
             return patients.none()
+
+
+def eighteen_years_before(day: datetime.date) -> datetime.date:
+    """Return the latest birth date of someone who is 18 or older on `day`."""
+    try:
+        return day.replace(year=day.year - 18)
+    except ValueError:  # 29 February: whoever was born on 28 February 18 years ago is 18
+        return datetime.date(day.year - 18, 2, 28)
 
 
 def patient_for(

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from isoguard.choices import choices
+from isoguard.choices import choices, one_of
 from isoguard.core.vocabulary import Jurisdiction
 
 
@@ -48,6 +48,12 @@ class Patient(models.Model):
     class Meta:
         ordering = ["family_name", "given_name"]
         constraints = [
+            one_of("jurisdiction", Jurisdiction, name="patient_jurisdiction_valid"),
+            one_of(
+                "administrative_gender",
+                ["female", "male", "other", "unknown"],
+                name="patient_administrative_gender_valid",
+            ),
             models.UniqueConstraint(
                 fields=["clinic", "clinic_record_number"],
                 condition=~models.Q(clinic_record_number=""),
@@ -71,16 +77,24 @@ class Guardianship(models.Model):
     """A parent or guardian who acts for a patient (a minor, or an adult who needs one)."""
 
     guardian = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="guardianships"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="guardianships"
     )
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="guardianships")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="guardianships")
     relationship = models.CharField(max_length=40, default="parent")
     since = models.DateField()
     until = models.DateField(null=True, blank=True)
+    continues_into_adulthood = models.BooleanField(
+        default=False,
+        help_text="a guardianship of an adult; otherwise it ends when the patient turns 18",
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["guardian", "patient"], name="guardianship_unique"),
+            models.CheckConstraint(
+                condition=models.Q(until__isnull=True) | models.Q(until__gte=models.F("since")),
+                name="guardianship_ends_after_it_starts",
+            ),
         ]
 
 
@@ -92,7 +106,7 @@ class PregnancyPotential(models.Model):
     """
 
     patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="pregnancy_potential_assessments"
+        Patient, on_delete=models.PROTECT, related_name="pregnancy_potential_assessments"
     )
     can_become_pregnant = models.BooleanField()
     reason = models.TextField()
@@ -106,7 +120,7 @@ class PregnancyPotential(models.Model):
 
 
 class WeightMeasurement(models.Model):
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="weights")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="weights")
     measured_on = models.DateField()
     weight_kg = models.DecimalField(
         max_digits=5,
@@ -127,7 +141,7 @@ class WeightMeasurement(models.Model):
 
 
 class Allergy(models.Model):
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="allergies")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="allergies")
     substance = models.CharField(max_length=200, help_text="as the patient or record names it")
     reaction = models.CharField(max_length=200, blank=True)
     recorded_on = models.DateField()
@@ -138,7 +152,7 @@ class Allergy(models.Model):
 
 
 class CurrentMedicine(models.Model):
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="medicines")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="medicines")
     name = models.CharField(max_length=200)
     rxnorm_code = models.CharField(max_length=20, blank=True, help_text="RxCUI, where known")
     started_on = models.DateField(null=True, blank=True)
@@ -147,7 +161,7 @@ class CurrentMedicine(models.Model):
 
 
 class Diagnosis(models.Model):
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="diagnoses")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="diagnoses")
     icd10_code = models.CharField(max_length=10, help_text="ICD-10(-CM), e.g. L70.0")
     description = models.CharField(max_length=200)
     recorded_on = models.DateField()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -23,6 +24,23 @@ HOME_TEMPLATES = {
 }
 
 
+def pharmacy_of(user: User) -> int:
+    """Return the pharmacist's pharmacy id, or refuse with what to do if there is none."""
+    if user.organisation_id is None:
+        raise PermissionDenied("Your account is not linked to a pharmacy: ask an administrator.")
+    return user.organisation_id
+
+
+def audit_list(user: User, request: HttpRequest, object_type: str, patient_ids: list[int]) -> None:
+    audit_record(
+        actor=user,
+        action="list",
+        object_type=object_type,
+        request=request,
+        detail={"patient_ids": patient_ids},
+    )
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Show the signed-in user the home page of their role."""
@@ -30,12 +48,18 @@ def home(request: HttpRequest) -> HttpResponse:
     role = Role(user.role)
     context: dict[str, object] = {"today": timezone.localdate()}
     if role in (Role.PRESCRIBER, Role.CLINIC_STAFF, Role.GUARDIAN):
-        context["patients"] = course_selectors.patients_with_courses(patients_visible_to(user))
-        audit_record(actor=user, action="list", object_type="patients.patient", request=request)
+        patients = list(course_selectors.patients_with_courses(patients_visible_to(user)))
+        context["patients"] = patients
+        audit_list(user, request, "patients.patient", [p.pk for p in patients])
     elif role == Role.PHARMACIST:
-        assert user.organisation_id is not None
-        context["prescriptions"] = course_selectors.prescriptions_presented_at(user.organisation_id)
-        audit_record(actor=user, action="list", object_type="courses.prescription", request=request)
+        prescriptions = list(course_selectors.prescriptions_presented_at(pharmacy_of(user)))
+        context["prescriptions"] = prescriptions
+        audit_list(
+            user,
+            request,
+            "patients.patient",
+            sorted({rx.course.patient_id for rx in prescriptions}),
+        )
     elif role == Role.PATIENT:
         patient = patients_visible_to(user).first()
         if patient is not None:
@@ -58,9 +82,8 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     context: dict[str, object] = {"patient": patient, "today": timezone.localdate()}
     if user.role == Role.PHARMACIST:
         # A pharmacist sees the patient through the prescriptions presented at their pharmacy only.
-        assert user.organisation_id is not None
         context["prescriptions"] = course_selectors.prescriptions_presented_at(
-            user.organisation_id
+            pharmacy_of(user)
         ).filter(course__patient=patient)
         return render(request, "isoguard/patient_pharmacy.html", context)
     context.update(course_selectors.patient_record(patient, today=timezone.localdate()))

@@ -94,6 +94,16 @@ def _coerce(value: Any, hint: Any, *, where: str) -> Any:
         if not isinstance(value, list):
             raise KnowledgeError(f"{where}: expected a list, got {value!r}")
         return tuple(_coerce(v, item_hint, where=where) for v in value)
+    if origin is dict:
+        key_hint, value_hint = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise KnowledgeError(f"{where}: expected a table, got {value!r}")
+        return {
+            _coerce(k, key_hint, where=where): _coerce(v, value_hint, where=f"{where}.{k}")
+            for k, v in value.items()
+        }
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return entry(value, hint, where=where)
     if isinstance(hint, type) and issubclass(hint, Enum):
         try:
             return hint(value)
