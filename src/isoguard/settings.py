@@ -6,6 +6,8 @@ and kept in `var/secret_key`. Set DATABASE_URL=postgres://... for PostgreSQL.
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import secrets
 import zoneinfo
@@ -67,7 +69,45 @@ def secret_key() -> str:
     return path.read_text().strip()
 
 
+def env_json_object(name: str) -> dict[str, object]:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ImproperlyConfigured(f"{name}: not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name}: must be a JSON object")
+    return value
+
+
+def env_date(name: str) -> datetime.date | None:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return None
+    try:
+        return datetime.date.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a date YYYY-MM-DD") from None
+
+
+def screening_overrides() -> dict[str, object]:
+    """Return the clinic's changes to unconfirmed screening severities (docs/screening.md)."""
+    from isoguard.core.screening import OverrideError, checked_overrides
+
+    overrides = env_json_object("ISOGUARD_SCREENING_OVERRIDES")
+    try:
+        checked_overrides(overrides)  # type: ignore[arg-type]
+    except OverrideError as error:
+        raise ImproperlyConfigured(f"ISOGUARD_SCREENING_OVERRIDES: {error}") from None
+    return overrides
+
+
 DEBUG = env_bool("ISOGUARD_DEBUG", False)
+# Clinical settings: each changes a value the sources do not confirm (docs/screening.md).
+ISOGUARD_SCREENING_OVERRIDES = screening_overrides()
+ISOGUARD_US_IPLEDGE_2026_START = env_date("ISOGUARD_US_IPLEDGE_2026_START")
 SECRET_KEY = secret_key()
 ALLOWED_HOSTS = env_list("ISOGUARD_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("ISOGUARD_CSRF_TRUSTED_ORIGINS", "")
@@ -85,6 +125,7 @@ INSTALLED_APPS = [
     "isoguard.patients",
     "isoguard.courses",
     "isoguard.audit",
+    "isoguard.screenings",
     "isoguard.web",
 ]
 

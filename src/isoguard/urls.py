@@ -5,13 +5,26 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from isoguard.api.v1 import api
-from isoguard.web import views
+from isoguard.web import screening_views, views
 
 admin.site.site_header = "isoguard administration"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
+    path(
+        "patients/<int:patient_id>/screening/new/",
+        screening_views.screening_new,
+        name="screening_new",
+    ),
+    path(
+        "screenings/<int:screening_id>/", screening_views.screening_detail, name="screening_detail"
+    ),
+    path(
+        "screenings/<int:screening_id>/start-course/",
+        screening_views.screening_start_course,
+        name="screening_start_course",
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),

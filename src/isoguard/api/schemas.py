@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from ninja import Schema
+from pydantic import ConfigDict, Field, StrictBool, StrictStr
 
 
 class ErrorDetail(Schema):
@@ -32,3 +34,33 @@ class PatientSummary(Schema):
     birth_date: dt.date
     jurisdiction: str
     clinic: str
+
+
+class MedicineIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr
+    rxnorm: StrictStr | None = None
+
+
+class ScreeningRequest(Schema):
+    """What the prescriber knows; birth date and country come from the patient's record."""
+
+    model_config = ConfigDict(extra="forbid")
+    diagnosis: StrictStr = Field(description="an indication id, see docs/screening.md")
+    failed_treatments: list[StrictStr] = []
+    can_become_pregnant: StrictBool | None = None
+    pregnant: StrictBool = False
+    breastfeeding: StrictBool = False
+    allergies: list[StrictStr] = []
+    medicines: list[StrictStr | MedicineIn] = []
+    history: list[StrictStr] = Field(default=[], description="condition ids or free text")
+    previous_course_last_dose: dt.date | None = None
+
+
+class ScreeningOut(Schema):
+    id: int
+    patient_id: int
+    as_of: dt.date
+    outcome: str
+    course_id: int | None
+    result: dict[str, Any]

@@ -6,14 +6,24 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
 
-from isoguard.api.schemas import ErrorResponse, Me, PatientSummary
+from isoguard.api.schemas import (
+    ErrorResponse,
+    Me,
+    PatientSummary,
+    ScreeningOut,
+    ScreeningRequest,
+)
 from isoguard.audit.services import audit_record
+from isoguard.core.screening_input import ScreeningInputError
+from isoguard.core.vocabulary import Role
 from isoguard.patients.access import patient_for, patients_visible_to
 from isoguard.patients.models import Patient
+from isoguard.screenings.models import Screening
+from isoguard.screenings.services import screening_run
 
 api = NinjaAPI(
     title="isoguard API",
@@ -35,7 +45,9 @@ def error(request: HttpRequest, status: int, code: str, message: str, field: str
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     first = exc.errors[0] if exc.errors else {}
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    # Every body parameter is called `payload`; the field is what comes after it.
+    ignored = ("body", "query", "path", "payload")
+    location = [str(part) for part in first.get("loc", ()) if part not in ignored]
     field = ".".join(location) or None
     return error(
         request, 422, "invalid", f"{field or 'request'}: {first.get('msg', 'invalid')}", field
@@ -50,6 +62,11 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 @api.exception_handler(PermissionDenied)
 def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     return error(request, 403, "forbidden", str(exc) or "You may not do this.")
+
+
+@api.exception_handler(ScreeningInputError)
+def on_screening_input_error(request: HttpRequest, exc: ScreeningInputError) -> HttpResponse:
+    return error(request, 422, "invalid", str(exc), exc.field)
 
 
 @api.exception_handler(HttpError)
@@ -94,3 +111,41 @@ def patient_list(request: HttpRequest) -> list[dict[str, object]]:
 @api.get("/patients/{patient_id}", response={200: PatientSummary, **ERRORS}, summary="One patient")
 def patient_detail(request: HttpRequest, patient_id: int) -> dict[str, object]:
     return summary(patient_for(request.user, patient_id, request=request))  # type: ignore[arg-type]
+
+
+def screening_out(screening: Screening) -> dict[str, object]:
+    return {
+        "id": screening.pk,
+        "patient_id": screening.patient_id,
+        "as_of": screening.as_of,
+        "outcome": screening.outcome,
+        "course_id": screening.course_id,
+        "result": screening.result,
+    }
+
+
+@api.post(
+    "/patients/{patient_id}/screenings",
+    response={201: ScreeningOut, **ERRORS},
+    summary="Screen a patient for isotretinoin (prescribers)",
+)
+def screening_create(request: HttpRequest, patient_id: int, payload: ScreeningRequest) -> Status:
+    screening = screening_run(
+        user=request.user,  # type: ignore[arg-type]
+        patient_id=patient_id,
+        fields=payload.model_dump(mode="json"),
+        request=request,
+    )
+    return Status(201, screening_out(screening))
+
+
+@api.get(
+    "/screenings/{screening_id}", response={200: ScreeningOut, **ERRORS}, summary="One screening"
+)
+def screening_detail(request: HttpRequest, screening_id: int) -> dict[str, object]:
+    screening = Screening.objects.filter(pk=screening_id).first()
+    user = request.user
+    if screening is None or user.role not in (Role.PRESCRIBER, Role.CLINIC_STAFF):  # type: ignore[union-attr]
+        raise PermissionDenied("You may not see this screening.")
+    patient_for(user, screening.patient_id, request=request)  # type: ignore[arg-type]
+    return screening_out(screening)

@@ -192,7 +192,7 @@ def screen(
     sources do not confirm may be overridden.
     """
     knowledge = load_screening()
-    state = _Screening(given, knowledge, _checked_overrides(knowledge, overrides or {}))
+    state = _Screening(given, knowledge, checked_overrides(overrides or {}))
     age = PatientFacts(given.birth_date, given.can_become_pregnant).age_on(given.as_of)
     _check_patient(state, age)
     _check_indication(state)
@@ -213,9 +213,9 @@ def screen(
     return ScreeningResult(outcome, findings, safe, excluded, knowledge.counselling, age)
 
 
-def _checked_overrides(
-    knowledge: ScreeningKnowledge, overrides: Mapping[str, Severity | str]
-) -> dict[str, Severity]:
+def checked_overrides(overrides: Mapping[str, Severity | str]) -> dict[str, Severity]:
+    """Return the overrides as severities, or raise OverrideError naming the bad one."""
+    knowledge = load_screening()
     entries: dict[str, RuleText | Allergen | Interaction | Condition] = {
         **{f"rule:{r.id}": r for r in knowledge.rules},
         **{f"allergen:{a.id}": a for a in knowledge.allergens},

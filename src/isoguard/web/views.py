@@ -13,6 +13,7 @@ from isoguard.audit.services import audit_record
 from isoguard.core.vocabulary import Role
 from isoguard.courses import selectors as course_selectors
 from isoguard.patients.access import patient_for, patients_visible_to
+from isoguard.screenings.selectors import screenings_of
 
 HOME_TEMPLATES = {
     Role.PRESCRIBER: "isoguard/home_clinic.html",
@@ -66,6 +67,7 @@ def home(request: HttpRequest) -> HttpResponse:
             patient = patient_for(user, patient.pk, request=request)
             context.update(
                 patient=patient,
+                screening=screenings_of(patient).first(),
                 **course_selectors.patient_record(patient, today=timezone.localdate()),
             )
     elif role == Role.ADMINISTRATOR:
@@ -87,6 +89,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         ).filter(course__patient=patient)
         return render(request, "isoguard/patient_pharmacy.html", context)
     context.update(course_selectors.patient_record(patient, today=timezone.localdate()))
+    context["screenings"] = list(screenings_of(patient)[:10])
     return render(request, "isoguard/patient_detail.html", context)
 
 
