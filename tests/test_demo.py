@@ -72,6 +72,21 @@ def test_each_demo_patient_is_in_the_situation_the_readme_describes(demo):
     assert waiting.get().written_on == latest.specimen_date
 
 
+def test_each_treated_demo_patient_was_screened_before_the_course_and_dev_not_yet(demo):
+    from isoguard.screenings.models import Screening
+
+    screened = Screening.objects.filter(course__isnull=False)
+    assert sorted(s.patient.given_name for s in screened) == [
+        "Alice",
+        "Ben",
+        "Chloe",
+        "Erin",
+        "Fatima",
+    ]
+    assert all(s.outcome == "eligible" and s.as_of < s.course.enrolled_on for s in screened)
+    assert not Screening.objects.filter(patient__given_name="Dev").exists()
+
+
 def test_every_dispense_in_the_demo_is_of_a_prescription_presented_at_the_demo_pharmacy(demo):
     for dispense in Dispense.objects.select_related("prescription"):
         assert dispense.pharmacy_id == dispense.prescription.pharmacy_id

@@ -43,6 +43,7 @@ from isoguard.patients.models import (
     PregnancyPotential,
     WeightMeasurement,
 )
+from isoguard.screenings.services import screening_run
 
 DEMO_PASSWORD = "isoguard-demo"
 PACK = "us-ipledge-2026"
@@ -176,6 +177,7 @@ class _Builder:
         guardian: bool = False,
         methods: tuple[str, ...] = ("iud", "male_condom"),
     ) -> None:
+        self.screened(course, offset - 5, can_become_pregnant=can_become_pregnant)
         kinds = [ConsentKind.INFORMED_CONSENT]
         if can_become_pregnant:
             kinds.append(ConsentKind.PREGNANCY_PREVENTION)
@@ -209,6 +211,21 @@ class _Builder:
                 fasting=True,
                 recorded_by=self.prescriber,
             )
+
+    def screened(self, course: Course, offset: int, *, can_become_pregnant: bool) -> None:
+        """Screen the patient as the prescriber did before the course, and link the course."""
+        screening = screening_run(
+            user=self.prescriber,
+            patient_id=course.patient_id,
+            as_of=self.day(offset),
+            fields={
+                "diagnosis": "severe_recalcitrant_nodular_acne",
+                "failed_treatments": ["topical_benzoyl_peroxide", "oral_doxycycline"],
+                "can_become_pregnant": can_become_pregnant,
+            },
+        )
+        screening.course = course
+        screening.save(update_fields=["course"])
 
     def pregnancy_test(self, course: Course, offset: int, setting: str) -> None:
         PregnancyTest.objects.create(

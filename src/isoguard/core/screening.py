@@ -339,9 +339,10 @@ def _assess(
     notes: list[str] = []
     if state.given.jurisdiction not in product.markets:
         where = state.given.jurisdiction.value
-        reasons.append(
-            f"not marketed in the {where}" + (f": {product.note}" if not product.markets else "")
+        unmarketed = (
+            f" ({product.note.rstrip('.')})" if not product.markets and product.note else ""
         )
+        reasons.append(f"not marketed in the {where}{unmarketed}")
     strengths = [StrengthOption(s.mg, s.status) for s in product.strengths]
     for excipient in product.excipients:
         allergy = state.excluded_excipients.get(excipient.slug)
