@@ -98,3 +98,19 @@ def test_every_product_strength_and_excipient_has_a_source():
 def test_an_unknown_product_names_the_known_ones():
     with pytest.raises(KeyError, match="claravis"):
         CATALOGUE.product("tretinoin")
+
+
+def test_every_generic_strength_has_its_confirmed_rxnorm_clinical_drug():
+    from isoguard.core.knowledge.codes import load_codes
+
+    codes = load_codes()
+    generic = CATALOGUE.product("isotretinoin")
+    assert {mg: codes.capsule_rxcui(mg) for mg in generic.strength_mgs()} == {
+        10: "197843",
+        20: "197844",
+        25: "1547561",
+        30: "403930",
+        35: "1547565",
+        40: "197845",
+    }
+    assert codes.capsule_rxcui(8) is None  # Absorica LD strengths have no confirmed code

@@ -60,6 +60,12 @@ class Codes:
         """Return the code of one monitoring test."""
         return next(code for code in self.lab_tests if code.test == test)
 
+    def capsule_rxcui(self, strength_mg: int) -> str | None:
+        """Return the RxNorm clinical drug (SCD) of an isotretinoin capsule of this strength."""
+        return next(
+            (c.rxcui for c in self.drugs if c.tty == "SCD" and c.strength_mg == strength_mg), None
+        )
+
     def diagnosis(self, slug: str) -> DiagnosisCode:
         """Return the diagnosis with this slug; KeyError names the slugs there are."""
         for code in self.diagnoses:
