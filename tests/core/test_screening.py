@@ -41,7 +41,8 @@ def given(**changes) -> ScreeningInput:
 
 
 def ids(result) -> set[str]:
-    return {f.id for f in result.findings}
+    """The finding ids, without the US enrolment notice every US patient gets (tested below)."""
+    return {f.id for f in result.findings} - {"us_enrolment"}
 
 
 def safe(result) -> set[str]:
@@ -51,7 +52,7 @@ def safe(result) -> set[str]:
 def test_a_patient_with_nothing_against_it_is_eligible_for_every_us_product():
     result = screen(given())
     assert result.outcome == Outcome.ELIGIBLE
-    assert result.findings == ()
+    assert [f.id for f in result.findings] == ["us_enrolment"]
     assert safe(result) == US_PRODUCTS
     excluded = {p.slug.value: p.reasons for p in result.excluded_products}
     assert set(excluded) == {"accutane", "roaccutane"}
@@ -164,8 +165,12 @@ def test_a_tartrazine_allergy_removes_only_absorica_25_mg():
     absorica = next(p for p in result.safe_products if p.slug == "absorica")
     assert [s.mg for s in absorica.strengths] == [10, 20, 30, 35, 40]
     assert any("25 mg excluded" in note for note in absorica.notes)
+    # Whether a generic 25 mg contains tartrazine is unconfirmed: it counts as present (safer).
     generic = next(p for p in result.safe_products if p.slug == "isotretinoin")
-    assert 25 in [s.mg for s in generic.strengths]
+    assert [s.mg for s in generic.strengths] == [10, 20, 30, 35, 40]
+    assert any(
+        n.startswith("25 mg excluded: may contain (unconfirmed) tartrazine") for n in generic.notes
+    )
 
 
 def test_a_paraben_allergy_excludes_zenatane_with_the_reason():
@@ -194,7 +199,9 @@ MEDICINES = [
     (MedicineInput("Cerazette"), "interaction:progestin_only_pill", "caution", "caution"),
     (MedicineInput("St. John's Wort 300 mg"), "interaction:st_johns_wort", "caution", "caution"),
     (MedicineInput("Phenytoin"), "interaction:phenytoin", "caution", "caution"),
-    (MedicineInput("carbamazepine", rxnorm="2002"), "interaction:phenytoin", "caution", "caution"),
+    (MedicineInput("carbamazepine", rxnorm="2002"), "interaction:carbamazepine", "caution",
+     "caution"),
+    (MedicineInput("warfarin 5 mg"), "interaction:counsel_only", "info", "info"),
     (MedicineInput("prednisolone 20 mg"), "interaction:systemic_corticosteroids", "caution",
      "caution"),
     (MedicineInput("benzoyl peroxide 5% gel"), "interaction:topical_drying_agents", "info",
@@ -386,3 +393,106 @@ def test_the_outcome_is_that_of_the_most_severe_finding(
         assert result.outcome == Outcome.ELIGIBLE
     if pregnant or breastfeeding:
         assert result.outcome == Outcome.NOT_ELIGIBLE
+
+
+def test_every_us_patient_is_told_to_enrol_in_ipledge_and_no_one_else():
+    assert "us_enrolment" in {f.id for f in screen(given()).findings}
+    assert "us_enrolment" not in {
+        f.id for f in screen(given(jurisdiction=Jurisdiction.UK)).findings
+    }
+
+
+def test_eu_and_uk_also_expect_a_failed_topical_treatment():
+    oral_only = given(failed_treatments=("oral_minocycline",))
+    assert "no_failed_topical" not in ids(screen(oral_only))
+    assert "no_failed_topical" in ids(
+        screen(dataclasses.replace(oral_only, jurisdiction=Jurisdiction.EU))
+    )
+
+
+def test_a_pregnant_patient_recorded_as_unable_to_become_pregnant_is_flagged():
+    result = screen(given(pregnant=True, can_become_pregnant=False))
+    assert {"pregnant", "pregnancy_potential_contradiction"} <= ids(result)
+
+
+@pytest.mark.parametrize("nothing", ["none", "NKDA", "No known allergies", "nil", "N/A"])
+def test_a_line_that_says_there_is_nothing_is_not_a_finding(nothing):
+    assert screen(given(allergies=(nothing,), history=(nothing,))).outcome == Outcome.ELIGIBLE
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("allergies", "no soy allergy"),
+        ("allergies", "not allergic to isotretinoin"),
+        ("history", "no history of depression"),
+        ("history", "denies depression"),
+    ],
+)
+def test_a_negated_line_is_never_matched_and_is_sent_for_review(kind, text):
+    result = screen(given(**{kind: (text,)}))
+    assert result.outcome == Outcome.ELIGIBLE_WITH_CAUTIONS
+    review = [f for f in result.findings if f.id.endswith("not_recognised")]
+    assert [f.matched for f in review] == [text]
+    assert "reads as a negation" in review[0].message
+    assert safe(result) == US_PRODUCTS
+
+
+def test_a_line_naming_several_medicines_is_read_part_by_part():
+    line = MedicineInput("minocycline 100mg, also clindamycin gel; benzoyl peroxide + vitamin A")
+    result = screen(given(medicines=(line,)))
+    found = {f.id: f.matched for f in result.findings}
+    assert found["interaction:tetracyclines"] == "minocycline 100mg"
+    assert found["interaction:vitamin_a_supplements"] == "vitamin A"
+    assert found["interaction:topical_drying_agents"] == "benzoyl peroxide"
+    assert found["medicine_not_recognised"] == "clindamycin gel"
+
+
+def test_a_word_that_cancels_a_match_sends_the_line_for_review_instead_of_dropping_it():
+    result = screen(given(medicines=(MedicineInput("doxycycline gel"),)))
+    review = [f for f in result.findings if f.id == "medicine_not_recognised"]
+    assert "mentions doxycycline but also “gel”" in review[0].message
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "finding"),
+    [
+        ("allergies", "isotretinion", "allergen:isotretinoin"),
+        ("medicines", "doxycyclin", "interaction:tetracyclines"),
+        ("medicines", "norethindrone 0.35mg", "interaction:progestin_only_pill"),
+        ("history", "depresion", "condition:depression"),
+    ],
+)
+def test_one_typo_in_a_long_word_is_still_found(kind, text, finding):
+    value = (MedicineInput(text),) if kind == "medicines" else (text,)
+    result = screen(given(can_become_pregnant=True, **{kind: value}))
+    assert finding in ids(result)
+
+
+def test_a_clinic_may_relax_only_the_unconfirmed_country_part_of_a_confirmed_entry():
+    relax = {"interaction:tetracyclines": "caution"}
+    minocycline = (MedicineInput("minocycline"),)
+    uk = screen(given(jurisdiction=Jurisdiction.UK, medicines=minocycline), overrides=relax)
+    assert [f.severity for f in uk.findings if f.id == "interaction:tetracyclines"] == ["caution"]
+    weaker = screen(given(medicines=minocycline), overrides={"interaction:tetracyclines": "info"})
+    assert [f.severity for f in weaker.findings if f.id == "interaction:tetracyclines"] == [
+        "caution"
+    ]  # the US caution is confirmed: unchanged
+
+
+def test_the_uk_tetracycline_contraindication_shows_its_own_unconfirmed_status():
+    result = screen(given(jurisdiction=Jurisdiction.UK, medicines=(MedicineInput("doxycycline"),)))
+    finding = next(f for f in result.findings if f.id == "interaction:tetracyclines")
+    assert (finding.severity, finding.status) == ("contraindication", "unconfirmed")
+
+
+def test_a_confirmed_excipient_allergy_cannot_be_relaxed():
+    with pytest.raises(OverrideError):
+        screen(given(allergies=("parabens",)), overrides={"allergen:parabens": "caution"})
+
+
+def test_generic_capsules_carry_their_rxnorm_codes():
+    generic = next(
+        p for p in screen(given()).to_dict()["safe_products"] if p["product"] == "isotretinoin"
+    )
+    assert {s["mg"]: s["rxcui"] for s in generic["strengths"]}[40] == "197845"

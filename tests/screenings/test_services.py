@@ -39,6 +39,7 @@ def test_a_screening_is_stored_with_its_request_and_result_and_audited(world):
     assert {f["id"] for f in screening.result["findings"]} == {
         "allergen:parabens",
         "interaction:tetracyclines",
+        "us_enrolment",
     }
     assert "zenatane" not in screening.safe_product_slugs
     event = AuditEvent.objects.get(action="create", object_type="screenings.screening")

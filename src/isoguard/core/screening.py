@@ -9,10 +9,13 @@ when each applies. An input it cannot match is reported for review by hand, neve
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Generic, TypeVar
 
+from isoguard.core.knowledge.codes import load_codes
 from isoguard.core.knowledge.loading import Status
 from isoguard.core.knowledge.products import Excipient, ProductInfo, load_catalogue
 from isoguard.core.knowledge.screening_data import (
@@ -24,6 +27,7 @@ from isoguard.core.knowledge.screening_data import (
     ScreeningKnowledge,
     Severity,
     load_screening,
+    normalise,
 )
 from isoguard.core.model import PatientFacts
 from isoguard.core.vocabulary import Jurisdiction, Product
@@ -76,6 +80,8 @@ class ScreeningFinding:
 class StrengthOption:
     mg: int
     status: Status
+    rxcui: str | None = None
+    """The RxNorm clinical drug, for generic capsules (codes.toml)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,8 @@ class ScreeningResult:
             "safe_products": [
                 {"product": p.slug.value, "name": p.name, "dosing_family": p.dosing_family,
                  "with_food": p.with_food, "food_note": p.food_note, "status": p.status.value,
-                 "strengths": [{"mg": s.mg, "status": s.status.value} for s in p.strengths],
+                 "strengths": [{"mg": s.mg, "status": s.status.value, "rxcui": s.rxcui}
+                               for s in p.strengths],
                  "notes": list(p.notes)}
                 for p in self.safe_products
             ],
@@ -162,6 +169,9 @@ class _Screening:
 
     def add_entry(self, kind: str, entry: Allergen | Interaction | Condition, matched: str) -> None:
         severity = self.severity(f"{kind}:{entry.id}", entry)
+        status = entry.status
+        if self.given.jurisdiction in entry.severity_in and entry.severity_in_status is not None:
+            status = entry.severity_in_status
         if kind == "allergen" and isinstance(entry, Allergen) and entry.excipients:
             if severity == Severity.CONTRAINDICATION:
                 for excipient in entry.excipients:
@@ -171,14 +181,17 @@ class _Screening:
         self.findings.append(
             ScreeningFinding(
                 id=f"{kind}:{entry.id}", severity=severity, message=entry.message,
-                action=entry.action, status=entry.status, source=entry.source, matched=matched,
+                action=entry.action, status=status, source=entry.source, matched=matched,
             )
         )  # fmt: skip
 
     def severity(self, key: str, entry: RuleText | Allergen | Interaction | Condition) -> Severity:
-        if key in self.overrides:
+        by_place: dict[Jurisdiction, Severity] = getattr(entry, "severity_in", {})
+        if key in self.overrides and (
+            entry.status != Status.CONFIRMED or self.given.jurisdiction in by_place
+        ):
+            # A confirmed entry keeps its severity; only its unconfirmed country part may change.
             return self.overrides[key]
-        by_place = getattr(entry, "severity_in", {})
         return Severity(by_place.get(self.given.jurisdiction, entry.severity))
 
 
@@ -227,7 +240,11 @@ def checked_overrides(overrides: Mapping[str, Severity | str]) -> dict[str, Seve
         entry = entries.get(key)
         if entry is None:
             raise OverrideError(f"screening override {key!r}: no such entry")
-        if entry.status == Status.CONFIRMED and not getattr(entry, "severity_in", None):
+        unconfirmed_part = getattr(entry, "severity_in_status", None) not in (
+            None,
+            Status.CONFIRMED,
+        )
+        if entry.status == Status.CONFIRMED and not unconfirmed_part:
             raise OverrideError(
                 f"screening override {key!r}: the sources confirm this entry; it cannot change"
             )
@@ -249,6 +266,8 @@ def _check_patient(state: _Screening, age: int) -> None:
         state.add_rule("minor", matched=f"age {age}")
     if given.pregnant:
         state.add_rule("pregnant")
+        if given.can_become_pregnant is False:
+            state.add_rule("pregnancy_potential_contradiction")
     if given.breastfeeding:
         state.add_rule("breastfeeding")
     if given.can_become_pregnant is None:
@@ -265,52 +284,125 @@ def _check_patient(state: _Screening, age: int) -> None:
                 matched=f"last dose {given.previous_course_last_dose.isoformat()}",
                 message=f"{rule.message} First allowed start: {first_allowed.isoformat()}.",
             )
-    uk_rule = state.knowledge.rule("uk_assessment_before_start")
-    if given.jurisdiction in uk_rule.jurisdictions:
-        state.add_rule("uk_assessment_before_start")
+    for rule_id in ("uk_assessment_before_start", "us_enrolment"):
+        if given.jurisdiction in state.knowledge.rule(rule_id).jurisdictions:
+            state.add_rule(rule_id)
 
 
 def _check_indication(state: _Screening) -> None:
     indication = state.knowledge.indication(state.given.diagnosis)
     if not indication.on_label:
         state.add_rule("indication_off_label", matched=indication.label)
-    treatments = {t.id: t for t in state.knowledge.prior_treatments}
-    if not any(treatments[t].oral_antibiotic for t in state.given.failed_treatments):
+    tried = [t for t in state.knowledge.prior_treatments if t.id in state.given.failed_treatments]
+    if not any(t.oral_antibiotic for t in tried):
         state.add_rule("no_failed_oral_antibiotic")
+    topical_rule = state.knowledge.rule("no_failed_topical")
+    if state.given.jurisdiction in topical_rule.jurisdictions and not any(t.topical for t in tried):
+        state.add_rule("no_failed_topical")
+
+
+# A whole line that says there is nothing to report.
+NOTHING = {
+    "none", "nil", "n a", "na", "no", "nothing", "nkda", "nka", "nkfa", "no known allergies",
+    "no known drug allergies", "no allergies", "no medicines", "no medications", "none known",
+    "no history", "no relevant history", "no past medical history",
+}  # fmt: skip
+# A part that says something does not apply: it is read by a person, never matched.
+NEGATION_CUES = {"no", "not", "denies", "denied", "never", "without", "negative", "non", "nil"}
+# Commas between digits ("10,000 IU") and slashes (combination products) do not separate.
+SEPARATORS = re.compile(r"(?<![0-9]),|,(?![0-9])|[;+&]|\b(?:and|also|plus)\b", re.IGNORECASE)
+
+E = TypeVar("E", Allergen, Interaction, Condition)
+
+
+@dataclass(frozen=True)
+class _Reading(Generic[E]):
+    """What one line of free text says: the entries it names, and the parts a person must read."""
+
+    hits: list[tuple[E, str]]
+    reviews: list[tuple[str, str]]
+    """(the part, why it needs a person)"""
+
+
+def _read(line: str, entries: tuple[E, ...]) -> _Reading[E]:
+    """Split a line into parts ("minocycline, also clindamycin gel") and match each part."""
+    hits: list[tuple[E, str]] = []
+    reviews: list[tuple[str, str]] = []
+    if normalise(line) in NOTHING:
+        return _Reading(hits, reviews)
+    for part in (p.strip() for p in SEPARATORS.split(line)):
+        words = normalise(part).split()
+        if not words:
+            continue
+        if words[0] in NEGATION_CUES:
+            reviews.append(
+                (part, f"“{part}” reads as a negation, so it was not matched: confirm by hand")
+            )
+            continue
+        found = False
+        for entry in entries:
+            term, excluded = entry.match(part)
+            if term is None:
+                continue
+            if excluded is not None:
+                reviews.append(
+                    (
+                        part,
+                        f"“{part}” mentions {term} but also “{excluded}”, so it "
+                        "was not matched: check it by hand",
+                    )
+                )
+            else:
+                hits.append((entry, part))
+            found = True
+        if not found:
+            reviews.append((part, ""))
+    return _Reading(hits, reviews)
+
+
+def _add_reviews(state: _Screening, rule_id: str, reviews: list[tuple[str, str]]) -> None:
+    rule = state.knowledge.rule(rule_id)
+    for part, why in reviews:
+        message = f"{rule.message} ({why}.)" if why else rule.message
+        state.add_rule(rule_id, matched=part, message=message)
 
 
 def _check_allergies(state: _Screening) -> None:
     for allergy in state.given.allergies:
-        found = [a for a in state.knowledge.allergens if a.find(allergy)]
-        for allergen in found:
-            state.add_entry("allergen", allergen, allergy)
-        if not found:
-            state.add_rule("allergy_not_recognised", matched=allergy)
+        reading = _read(allergy, state.knowledge.allergens)
+        for allergen, part in reading.hits:
+            state.add_entry("allergen", allergen, part)
+        _add_reviews(state, "allergy_not_recognised", reading.reviews)
 
 
 def _check_medicines(state: _Screening) -> None:
     applies = state.given.can_become_pregnant is not False  # unknown counts as able (safer)
     for medicine in state.given.medicines:
-        found = [
+        by_code = [
             i for i in state.knowledge.interactions
-            if (medicine.rxnorm and medicine.rxnorm in {c.rxcui for c in i.codes})
-            or i.find(medicine.name)
+            if medicine.rxnorm and medicine.rxnorm in {c.rxcui for c in i.codes}
         ]  # fmt: skip
-        for interaction in found:
+        reading = (
+            _Reading([(i, medicine.name) for i in by_code], [])
+            if by_code
+            else _read(medicine.name, state.knowledge.interactions)
+        )
+        for interaction, part in reading.hits:
             if applies or not interaction.applies_when_can_become_pregnant:
-                state.add_entry("interaction", interaction, medicine.name)
-        if not found:
-            state.add_rule("medicine_not_recognised", matched=medicine.name)
+                state.add_entry("interaction", interaction, part)
+        _add_reviews(state, "medicine_not_recognised", reading.reviews)
 
 
 def _check_history(state: _Screening) -> None:
     for item in state.given.history:
         by_id = state.knowledge.condition(item)
-        found = [by_id] if by_id else [c for c in state.knowledge.conditions if c.find(item)]
-        for condition in found:
-            state.add_entry("condition", condition, item if by_id is None else condition.label)
-        if not found:
-            state.add_rule("history_not_recognised", matched=item)
+        if by_id is not None:
+            state.add_entry("condition", by_id, by_id.label)
+            continue
+        reading = _read(item, state.knowledge.conditions)
+        for condition, part in reading.hits:
+            state.add_entry("condition", condition, part)
+        _add_reviews(state, "history_not_recognised", reading.reviews)
 
 
 def _products(state: _Screening) -> tuple[tuple[ProductOption, ...], tuple[ProductExclusion, ...]]:
@@ -339,11 +431,14 @@ def _assess(
     notes: list[str] = []
     if state.given.jurisdiction not in product.markets:
         where = state.given.jurisdiction.value
-        unmarketed = (
-            f" ({product.note.rstrip('.')})" if not product.markets and product.note else ""
-        )
+        unmarketed = f". {product.note}" if not product.markets and product.note else ""
         reasons.append(f"not marketed in the {where}{unmarketed}")
-    strengths = [StrengthOption(s.mg, s.status) for s in product.strengths]
+    codes = load_codes()
+    generic = product.slug == Product.ISOTRETINOIN
+    strengths = [
+        StrengthOption(s.mg, s.status, codes.capsule_rxcui(s.mg) if generic else None)
+        for s in product.strengths
+    ]
     for excipient in product.excipients:
         allergy = state.excluded_excipients.get(excipient.slug)
         if allergy is None:
@@ -359,10 +454,10 @@ def _assess(
             continue
         strengths = [s for s in strengths if not excipient.in_strength(s.mg)]
         listed = ", ".join(f"{mg} mg" for mg in excipient.strengths)
-        notes.append(f"{listed} excluded: {contains} {what} (allergy to {allergy})")
+        notes.append(f"{listed} excluded: {contains} {what}; the patient is allergic to {allergy}")
     if product.note and product.markets:
         notes.append(product.note)
     unconfirmed = [f"{s.mg} mg" for s in strengths if s.status != Status.CONFIRMED]
     if unconfirmed:
-        notes.append(f"strengths not confirmed by a primary source: {', '.join(unconfirmed)}")
+        notes.append(f"strengths not seen in a cited source: {', '.join(unconfirmed)}")
     return reasons, strengths, notes

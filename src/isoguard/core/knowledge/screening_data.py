@@ -20,11 +20,30 @@ class Severity(StrEnum):
 
 
 def normalise(text: str) -> str:
-    """Fold case and punctuation so that terms match whole words.
+    """Fold case, punctuation and number-unit joins so that terms match whole words.
 
-    "St. John's-wort" becomes "st john s wort".
+    "St. John's-wort" becomes "st john s wort"; "0.35mg" becomes "0 35 mg".
     """
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
+    folded = re.sub(r"[^0-9a-z]+", " ", text.lower())
+    return " ".join(re.sub(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])", " ", folded).split())
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Return whether two words differ by one letter changed, added, dropped or swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return a == b
+    if len(a) == len(b):
+        diffs = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diffs) == 1 or (
+            len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]]
+            and a[diffs[1]] == b[diffs[0]]
+        )  # fmt: skip
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+# Words long enough that one typo cannot turn one medicine or condition into another.
+TYPO_TOLERANT_LENGTH = 8
 
 
 class Lexical:
@@ -33,12 +52,34 @@ class Lexical:
     terms: tuple[str, ...]
     exclude_terms: tuple[str, ...]
 
-    def find(self, text: str) -> str | None:
-        """Return the term that occurs in `text` as whole words, unless an excluding term does."""
+    def match(self, text: str) -> tuple[str | None, str | None]:
+        """Return (the term found in `text`, the excluding term that cancels it, if any).
+
+        Terms match as whole words; a single long word also matches with one typo
+        ("isotretinion"). An excluding term ("gel" for a systemic medicine) cancels the match,
+        and the caller sends the text for review by hand instead of ignoring it.
+        """
         padded = f" {normalise(text)} "
-        if any(f" {normalise(t)} " in padded for t in self.exclude_terms):
-            return None
-        return next((t for t in self.terms if f" {normalise(t)} " in padded), None)
+        words = padded.split()
+        term = next((t for t in self.terms if f" {normalise(t)} " in padded), None)
+        if term is None:
+            term = next(
+                (
+                    t for t in self.terms
+                    if " " not in normalise(t) and len(normalise(t)) >= TYPO_TOLERANT_LENGTH
+                    and any(one_edit_apart(normalise(t), w) for w in words)
+                ),
+                None,
+            )  # fmt: skip
+        if term is None:
+            return None, None
+        excluded = next((x for x in self.exclude_terms if f" {normalise(x)} " in padded), None)
+        return term, excluded
+
+    def find(self, text: str) -> str | None:
+        """Return the term found in `text`, unless an excluding term cancels it."""
+        term, excluded = self.match(text)
+        return term if excluded is None else None
 
 
 @dataclass(frozen=True)
@@ -70,6 +111,7 @@ class PriorTreatment:
     oral_antibiotic: bool
     status: Status
     source: str
+    topical: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +136,8 @@ class Allergen(Lexical):
     excipient: Excipient | None = None
     also_excipients: tuple[Excipient, ...] = ()
     severity_in: dict[Jurisdiction, Severity] = field(default_factory=dict)
+    severity_in_status: Status | None = None
+    """The status of the country-specific severity, when it differs from the entry's."""
 
     @property
     def excipients(self) -> tuple[Excipient, ...]:
@@ -113,6 +157,8 @@ class Interaction(Lexical):
     codes: tuple[CodeRef, ...] = ()
     exclude_terms: tuple[str, ...] = ()
     severity_in: dict[Jurisdiction, Severity] = field(default_factory=dict)
+    severity_in_status: Status | None = None
+    """The status of the country-specific severity, when it differs from the entry's."""
     applies_when_can_become_pregnant: bool = False
 
 
@@ -128,6 +174,8 @@ class Condition(Lexical):
     terms: tuple[str, ...]
     exclude_terms: tuple[str, ...] = ()
     severity_in: dict[Jurisdiction, Severity] = field(default_factory=dict)
+    severity_in_status: Status | None = None
+    """The status of the country-specific severity, when it differs from the entry's."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +211,7 @@ RULE_IDS = {
     "can_become_pregnant", "indication_off_label", "no_failed_oral_antibiotic",
     "second_course_too_soon", "no_safe_product", "uk_assessment_before_start",
     "allergy_not_recognised", "medicine_not_recognised", "history_not_recognised",
+    "us_enrolment", "no_failed_topical", "pregnancy_potential_contradiction",
 }  # fmt: skip
 
 
