@@ -31,6 +31,7 @@ def test_screen_prints_the_result_as_json(tmp_path, capsys):
     assert {f["id"] for f in result["findings"]} == {
         "allergen:parabens",
         "interaction:tetracyclines",
+        "us_enrolment",
     }
     assert "zenatane" in {p["product"] for p in result["excluded_products"]}
 
