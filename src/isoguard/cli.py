@@ -59,7 +59,80 @@ def screen_command(argv: list[str]) -> None:
     print_json(screen(given).to_dict())
 
 
-CORE_COMMANDS: dict[str, Callable[[list[str]], None]] = {"screen": screen_command}
+PLAN_OPTIONS = {
+    "weight_kg": "--weight-kg",
+    "product": "--product",
+    "mg_per_kg_day": "--mg-per-kg-day",
+    "target_mg_per_kg": "--target-mg-per-kg",
+    "start": "--start",
+}
+
+
+def plan_command(argv: list[str]) -> None:
+    """`isoguard plan --weight-kg W --product NAME ...`: print a dose and course plan as JSON."""
+    import datetime as dt
+
+    from isoguard.core.dosing import DosingError, default_mg_per_kg_day, plan_course
+    from isoguard.core.dosing_data import load_dosing
+    from isoguard.core.vocabulary import Product
+
+    parser = argparse.ArgumentParser(
+        prog="isoguard plan",
+        description="Plan an isotretinoin course: the daily dose as real capsules in a morning "
+        "and an evening dose, the days to the cumulative target, the last dose, the capsules of "
+        "each 30-day fill. Prints JSON; docs/dosing.md explains it.",
+    )
+    parser.add_argument("--weight-kg", type=float, required=True, help="20 to 250 kg")
+    parser.add_argument(
+        "--product", required=True, help=f"one of: {', '.join(p.value for p in Product)}"
+    )
+    parser.add_argument(
+        "--mg-per-kg-day",
+        type=float,
+        help="daily dose in mg/kg; default: the top of the product's usual label range, 1.0 "
+        "(0.8 for absorica-ld); at most the label maximum, 2.0 (1.6 for absorica-ld)",
+    )
+    parser.add_argument(
+        "--target-mg-per-kg",
+        type=float,
+        help="cumulative target in mg/kg, 60 to 220; default 120",
+    )
+    parser.add_argument("--start", help="first day of treatment, YYYY-MM-DD; default: today")
+    args = parser.parse_args(argv)
+    try:
+        start = dt.date.fromisoformat(args.start) if args.start else dt.date.today()
+    except ValueError:
+        raise CliError(f"--start: {args.start!r} is not a date YYYY-MM-DD") from None
+    try:
+        dose = args.mg_per_kg_day
+        if dose is None:
+            dose = default_mg_per_kg_day(args.product)
+        plan = plan_course(
+            weight_kg=args.weight_kg,
+            product=args.product,
+            mg_per_kg_day=dose,
+            target_mg_per_kg=args.target_mg_per_kg,
+            start=start,
+        )
+    except DosingError as error:
+        option = PLAN_OPTIONS.get(error.field, error.field)
+        raise CliError(f"{option}: {error.message}") from None
+    result = plan.to_dict()
+    if args.mg_per_kg_day is None:
+        note = load_dosing().note("default_dose")
+        notes = result["notes"]
+        assert isinstance(notes, list)
+        notes.append(
+            {"id": note.id, "message": note.message, "status": note.status.value,
+             "source": note.source}
+        )  # fmt: skip
+    print_json(result)
+
+
+CORE_COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "screen": screen_command,
+    "plan": plan_command,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

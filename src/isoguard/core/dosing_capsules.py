@@ -7,8 +7,10 @@ practice, clinical.md 2.2:
 - the daily total is the achievable amount nearest the weight-based figure, a tie going to the
   lower amount, never above the ceiling (the label maximum for the patient's weight);
 - each of the two doses is at least one capsule;
-- among the ways to give a total: fewest capsules, then fewest different strengths, then the most
-  even split, then the larger dose in the evening, then larger capsules.
+- among the ways to give a total: the fewest capsules, then the fewest different strengths,
+  then the most even split between the two doses, then the larger dose in the evening, then
+  larger capsules. (100 mg of 10/20/30/40 mg capsules is 40 + 10 mg twice a day, four capsules,
+  rather than 60 and 40 mg in three.)
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Split:
 def nearest_achievable_total(
     exact_mg: Fraction, ceiling_mg: Fraction, strengths: Sequence[int]
 ) -> int | None:
-    """Return the achievable daily total nearest `exact_mg` (ties to the lower), at most `ceiling_mg`.
+    """Return the achievable daily total nearest `exact_mg`, ties to the lower, up to `ceiling_mg`.
 
     None when even the smallest total (two of the smallest capsule) is above the ceiling.
     Example: 35 mg with 10/20/30/40 mg capsules gives 30 (30 and 40 are equally near).
@@ -98,7 +100,9 @@ def _minimal_sets(strengths: tuple[int, ...], amount: int) -> tuple[tuple[int, .
     return tuple(_sets(strengths, amount, count, 0))
 
 
-def _sets(strengths: tuple[int, ...], amount: int, count: int, first: int) -> Iterator[tuple[int, ...]]:
+def _sets(
+    strengths: tuple[int, ...], amount: int, count: int, first: int
+) -> Iterator[tuple[int, ...]]:
     if count == 0:
         if amount == 0:
             yield ()
@@ -124,12 +128,13 @@ def _best_split(strengths: tuple[int, ...], total: int) -> Split | None:
         for morning in _minimal_sets(strengths, morning_mg):
             for evening in _minimal_sets(strengths, total - morning_mg):
                 capsules = morning + evening
+                # The issue's order: fewest capsules, fewest strengths, then the most even split.
                 preference = (
                     len(capsules),
                     len(set(capsules)),
                     abs(2 * morning_mg - total),
                     morning_mg > total - morning_mg,
-                    tuple(sorted((-c for c in capsules))),
+                    tuple(sorted(-c for c in capsules)),
                     tuple(-c for c in morning),
                 )
                 candidates.append((preference, Split(morning, evening)))
