@@ -23,11 +23,13 @@ from isoguard.core.vocabulary import (
     MonthlyCheckKind,
     Role,
 )
+from isoguard.courses.dosing_services import dose_plan_set
 from isoguard.courses.models import (
     Consent,
     ContraceptionPlan,
     Course,
     Dispense,
+    DoseDiaryEntry,
     LabResult,
     MedicationGuideAck,
     MonthlyCheck,
@@ -227,6 +229,23 @@ class _Builder:
         screening.course = course
         screening.save(update_fields=["course"])
 
+    def dosing(self, course: Course, mg_per_kg_day: str, *, missed: tuple[tuple[int, str], ...]):
+        """Set the dose from the first dose on, and tick the diary up to yesterday."""
+        assert course.first_dose_on is not None
+        plan = dose_plan_set(
+            user=self.prescriber, course_id=course.pk, mg_per_kg_day=Decimal(mg_per_kg_day),
+            target_mg_per_kg=120, effective_from=course.first_dose_on,
+        )  # fmt: skip
+        recorder = course.patient.user or self.prescriber
+        DoseDiaryEntry.objects.bulk_create(
+            DoseDiaryEntry(
+                course=course, day=self.day(offset), time=time, recorded_by=recorder,
+                taken=(offset, time) not in missed, dose_mg=plan.dose_mg(time),
+            )
+            for offset in range((course.first_dose_on - self.today).days, 0)
+            for time in ("morning", "evening")
+        )  # fmt: skip
+
     def pregnancy_test(self, course: Course, offset: int, setting: str) -> None:
         PregnancyTest.objects.create(
             patient=course.patient,
@@ -312,6 +331,7 @@ def create_demo(today: dt.date) -> list[DemoLogin]:
     b.pregnancy_test(course, -75, "clinic")
     b.month(course, -43, test="lab", dispensed=-41)
     b.month(course, -12, test="lab", dispensed=-10)
+    b.dosing(course, "1.0", missed=((-30, "evening"), (-17, "morning"), (-3, "evening")))
 
     # Ben: cannot become pregnant, three weeks into his course.
     ben = b.patient(
@@ -327,6 +347,7 @@ def create_demo(today: dt.date) -> list[DemoLogin]:
     course = b.course(ben, "absorica", CourseStatus.ACTIVE, enrolled=-30, first_dose=-20)
     b.enrolment(course, -30, can_become_pregnant=False)
     b.month(course, -22, test=None, dispensed=-21, daily_mg=80)
+    b.dosing(course, "1.0", missed=((-9, "evening"),))
 
     # Chloe: 16, her mother consents with her and can see her record; abstinence as her method.
     chloe = b.patient(
@@ -343,10 +364,11 @@ def create_demo(today: dt.date) -> list[DemoLogin]:
     Guardianship.objects.create(
         guardian=parent, patient=chloe, relationship="mother", since=b.day(-120)
     )
-    course = b.course(chloe, "amnesteem", CourseStatus.ACTIVE, enrolled=-60, first_dose=-25)
+    course = b.course(chloe, "myorisan", CourseStatus.ACTIVE, enrolled=-60, first_dose=-25)
     b.enrolment(course, -60, can_become_pregnant=True, guardian=True, methods=("abstinence",))
     b.pregnancy_test(course, -60, "clinic")
     b.month(course, -27, test="lab", dispensed=-26, daily_mg=40)
+    b.dosing(course, "0.75", missed=())
 
     # Dev: in screening; takes minocycline, which must stop before isotretinoin starts.
     dev = b.patient(
@@ -406,6 +428,7 @@ def create_demo(today: dt.date) -> list[DemoLogin]:
     b.pregnancy_test(course, -72, "clinic")
     b.month(course, -38, test="lab", dispensed=-37)
     b.month(course, -6, test="lab", dispensed=None)
+    b.dosing(course, "1.0", missed=((-20, "morning"), (-19, "morning")))
 
     audit_record(
         actor=None,

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from isoguard.api.v1 import api
-from isoguard.web import screening_views, views
+from isoguard.web import dosing_views, screening_views, views
 
 admin.site.site_header = "isoguard administration"
 
@@ -24,6 +24,18 @@ urlpatterns = [
         "screenings/<int:screening_id>/start-course/",
         screening_views.screening_start_course,
         name="screening_start_course",
+    ),
+    path("courses/<int:course_id>/dose/", dosing_views.dose_plan_page, name="dose_plan"),
+    path("courses/<int:course_id>/diary/", dosing_views.diary_page, name="diary"),
+    path(
+        "courses/<int:course_id>/diary/record/",
+        dosing_views.diary_record_view,
+        name="diary_record",
+    ),
+    path(
+        "courses/<int:course_id>/calendar.ics",
+        dosing_views.course_calendar_file,
+        name="course_calendar",
     ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

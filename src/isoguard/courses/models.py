@@ -351,3 +351,47 @@ class SymptomReport(models.Model):
 
     class Meta:
         ordering = ["-submitted_at"]
+
+
+class DosePlan(models.Model):
+    """The dose the prescriber set, from a day on; the newest plan in force applies.
+
+    Every change is a new row, so the history of the course's doses is kept.
+    """
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="dose_plans")
+    effective_from = models.DateField()
+    weight_kg = models.DecimalField(max_digits=5, decimal_places=1)
+    mg_per_kg_day = models.DecimalField(max_digits=4, decimal_places=2)
+    target_mg_per_kg = models.PositiveSmallIntegerField()
+    daily_mg = models.PositiveSmallIntegerField()
+    morning_mg = models.PositiveSmallIntegerField()
+    evening_mg = models.PositiveSmallIntegerField()
+    plan = models.JSONField(help_text="the core's plan: capsules, fills, projection, how to take")
+    reason = models.TextField(blank=True)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-effective_from", "-set_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(daily_mg=models.F("morning_mg") + models.F("evening_mg")),
+                name="dose_plan_two_doses_add_up",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(morning_mg__gte=1, evening_mg__gte=1),
+                name="dose_plan_two_real_doses",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(target_mg_per_kg__gte=60, target_mg_per_kg__lte=220),
+                name="dose_plan_target_60_to_220",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight_kg__gte=20, weight_kg__lte=250),
+                name="dose_plan_weight_20_to_250",
+            ),
+        ]
+
+    def dose_mg(self, time: str) -> int:
+        return self.morning_mg if time == DoseTime.MORNING else self.evening_mg

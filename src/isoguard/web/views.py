@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from isoguard.accounts.models import Organisation, User
 from isoguard.audit.services import audit_record
-from isoguard.core.vocabulary import Role
+from isoguard.core.vocabulary import CourseStatus, Role
 from isoguard.courses import selectors as course_selectors
 from isoguard.patients.access import patient_for, patients_visible_to
 from isoguard.screenings.selectors import screenings_of
+from isoguard.web.dosing_views import progress_context
 
 HOME_TEMPLATES = {
     Role.PRESCRIBER: "isoguard/home_clinic.html",
@@ -65,6 +66,11 @@ def home(request: HttpRequest) -> HttpResponse:
         patient = patients_visible_to(user).first()
         if patient is not None:
             patient = patient_for(user, patient.pk, request=request)
+            active = patient.courses.filter(status=CourseStatus.ACTIVE).first()
+            if active is not None:
+                context.update(
+                    active_course=active, **progress_context(active, timezone.localdate())
+                )
             context.update(
                 patient=patient,
                 screening=screenings_of(patient).first(),

@@ -1,0 +1,150 @@
+"""Writes for dosing: the prescriber sets the dose; the patient ticks the doses taken."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from isoguard.accounts.models import User
+from isoguard.audit.models import AuditEvent
+from isoguard.audit.services import audit_record
+from isoguard.core.dosing import DosingError, plan_course
+from isoguard.core.vocabulary import CourseStatus, DoseTime, Role
+from isoguard.courses.dosing_selectors import dose_plan_in_force, excluded_strengths
+from isoguard.courses.models import Course, DoseDiaryEntry, DosePlan
+from isoguard.patients.access import patient_for
+from isoguard.patients.models import WeightMeasurement
+
+DIARY_ROLES = (Role.PATIENT, Role.GUARDIAN)
+
+
+def _refuse(user: User, course: Course, action: str, reason: str, request: HttpRequest | None):
+    audit_record(
+        actor=user,
+        action=action,
+        obj=course,
+        patient_id=course.patient_id,
+        outcome=AuditEvent.Outcome.REFUSED,
+        reason=reason,
+        request=request,
+    )
+    raise PermissionDenied(reason)
+
+
+def dose_plan_set(
+    *,
+    user: User,
+    course_id: int,
+    mg_per_kg_day: Decimal,
+    target_mg_per_kg: int,
+    effective_from: dt.date,
+    weight_kg: Decimal | None = None,
+    reason: str = "",
+    request: HttpRequest | None = None,
+) -> DosePlan:
+    """Plan the course's dose from `effective_from` on and keep it, with the history.
+
+    A new weight is recorded on the patient first. Raises DosingError naming the field for a
+    dose, weight or target the planner refuses; nothing is stored then.
+    """
+    course = Course.objects.select_related("patient").get(pk=course_id)
+    if user.role != Role.PRESCRIBER:
+        _refuse(user, course, "set_dose", "only a prescriber may set the dose", request)
+    patient = patient_for(user, course.patient_id, action="set_dose", request=request)
+    if course.status in (CourseStatus.COMPLETED, CourseStatus.STOPPED):
+        raise ValidationError(f"Course {course.number} is {course.status}: its dose is final.")
+    latest = patient.weights.first()
+    if weight_kg is None:
+        if latest is None:
+            raise DosingError("weight_kg", "no weight is recorded: enter the patient's weight")
+        weight_kg = latest.weight_kg
+    plan = plan_course(
+        weight_kg=float(weight_kg), product=course.product, start=effective_from,
+        mg_per_kg_day=float(mg_per_kg_day), target_mg_per_kg=target_mg_per_kg,
+        exclude_strengths=excluded_strengths(course),
+    )  # fmt: skip
+    morning, evening = (d.mg for d in plan.daily.doses)
+    with transaction.atomic():
+        if latest is None or latest.weight_kg != weight_kg:
+            weight = WeightMeasurement.objects.create(
+                patient=patient, measured_on=timezone.localdate(), weight_kg=weight_kg,
+                recorded_by=user,
+            )  # fmt: skip
+            audit_record(actor=user, action="create", obj=weight, patient_id=patient.pk)
+        dose_plan = DosePlan.objects.create(
+            course=course, effective_from=effective_from, weight_kg=weight_kg,
+            mg_per_kg_day=mg_per_kg_day, target_mg_per_kg=target_mg_per_kg,
+            daily_mg=plan.daily.mg, morning_mg=morning, evening_mg=evening,
+            plan=plan.to_dict(), reason=reason, set_by=user,
+        )  # fmt: skip
+        Course.objects.filter(pk=course.pk).update(target_mg_per_kg=target_mg_per_kg)
+        audit_record(
+            actor=user,
+            action="create",
+            obj=dose_plan,
+            patient_id=patient.pk,
+            detail={"daily_mg": plan.daily.mg, "effective_from": str(effective_from)},
+        )
+    return dose_plan
+
+
+def diary_record(
+    *,
+    user: User,
+    course_id: int,
+    day: dt.date,
+    time: DoseTime | str,
+    taken: bool,
+    request: HttpRequest | None = None,
+) -> DoseDiaryEntry:
+    """Record one dose as taken or missed (a correction replaces the earlier answer).
+
+    A missed dose is skipped, never doubled: there is one entry per dose, and its amount is the
+    dose planned for that time, whatever was missed before.
+    """
+    course = Course.objects.select_related("patient").get(pk=course_id)
+    if user.role not in DIARY_ROLES:
+        _refuse(
+            user,
+            course,
+            "record_dose",
+            "only the patient or their guardian keeps the diary",
+            request,
+        )
+    patient_for(user, course.patient_id, action="record_dose", request=request)
+    today = timezone.localdate()
+    time = DoseTime(time)
+    if course.first_dose_on is None or course.status != CourseStatus.ACTIVE:
+        raise ValidationError(
+            "The diary opens when the course is active and its first dose "
+            "is recorded by the clinic."
+        )
+    if not course.first_dose_on <= day <= today:
+        raise ValidationError(
+            {
+                "day": f"Choose a day from {course.first_dose_on.isoformat()} "
+                f"to today ({today.isoformat()})."
+            }
+        )
+    plan = dose_plan_in_force(course, day)
+    if plan is None:
+        raise ValidationError("The prescriber has not set a dose for that day yet.")
+    with transaction.atomic():
+        entry, created = DoseDiaryEntry.objects.update_or_create(
+            course=course, day=day, time=time,
+            defaults={"taken": taken, "dose_mg": plan.dose_mg(time), "recorded_by": user},
+        )  # fmt: skip
+        audit_record(
+            actor=user,
+            action="create" if created else "update",
+            obj=entry,
+            patient_id=course.patient_id,
+            request=request,
+            detail={"day": day.isoformat(), "time": time.value, "taken": taken},
+        )
+    return entry

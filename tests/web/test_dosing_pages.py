@@ -1,0 +1,121 @@
+"""Dosing pages: the prescriber's dose page, the patient's diary, the chart, the calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from icalendar import Calendar
+
+from isoguard.courses.models import Course, DoseDiaryEntry
+from isoguard.demo import create_demo
+
+
+@pytest.fixture
+def demo(db):
+    create_demo(timezone.localdate())
+    return Course.objects.get(patient__given_name="Alice")
+
+
+def login(client, username):
+    from isoguard.accounts.models import User
+
+    client.force_login(User.objects.get(username=username))
+
+
+def test_the_prescriber_sees_the_dose_the_chart_and_the_history(demo, client):
+    login(client, "dr.rivera")
+    text = client.get(reverse("dose_plan", args=[demo.pk])).content.decode()
+    assert "30 mg in the morning and 30 mg in the evening" in text
+    assert 'data-testid="cumulative-chart"' in text and "<polyline" in text
+    assert 'data-testid="dose-history"' in text
+
+
+def test_changing_the_dose_keeps_what_was_typed_when_it_is_refused(demo, client):
+    login(client, "dr.rivera")
+    url = reverse("dose_plan", args=[demo.pk])
+    response = client.post(
+        url,
+        {
+            "mg_per_kg_day": "2.5",
+            "target_mg_per_kg": 120,
+            "weight_kg": "62.0",
+            "effective_from": "2026-11-25",
+        },
+    )
+    assert response.status_code == 200
+    assert "above the label maximum" in str(response.context["form"].errors["mg_per_kg_day"])
+    changed = client.post(
+        url,
+        {
+            "mg_per_kg_day": "0.5",
+            "target_mg_per_kg": 150,
+            "weight_kg": "62.0",
+            "effective_from": timezone.localdate().isoformat(),
+            "reason": "dry lips",
+        },
+        follow=True,
+    )
+    assert "The new dose is saved" in changed.content.decode()
+    assert demo.dose_plans.count() == 2
+
+
+def test_the_patient_ticks_a_dose_and_is_told_a_missed_one_is_skipped(demo, client):
+    login(client, "alice")
+    today = timezone.localdate().isoformat()
+    response = client.post(
+        reverse("diary_record", args=[demo.pk]),
+        {"day": today, "time": "morning", "answer": "missed"},
+        HTTP_HX_REQUEST="true",
+    )
+    text = response.content.decode()
+    assert "Do not take two doses to make up for it" in text
+    assert DoseDiaryEntry.objects.get(course=demo, day=today, time="morning").taken is False
+
+
+def test_a_bad_diary_answer_changes_nothing(demo, client):
+    login(client, "alice")
+    before = DoseDiaryEntry.objects.count()
+    response = client.post(
+        reverse("diary_record", args=[demo.pk]),
+        {"day": "yesterday", "time": "noon", "answer": "maybe"},
+        follow=True,
+    )
+    assert "day must be a date" in response.content.decode()
+    assert DoseDiaryEntry.objects.count() == before
+
+
+def test_the_patient_home_shows_progress_and_how_to_take_it(demo, client):
+    login(client, "alice")
+    text = client.get(reverse("home")).content.decode()
+    assert 'data-testid="projected-end"' in text
+    assert "Swallow each capsule whole" in text and "Take it with a meal" in text
+
+
+def test_another_patient_cannot_see_or_write_the_diary(demo, client):
+    login(client, "ben")
+    assert client.get(reverse("diary", args=[demo.pk])).status_code == 403
+    assert (
+        client.post(
+            reverse("diary_record", args=[demo.pk]),
+            {"day": timezone.localdate().isoformat(), "time": "morning", "answer": "taken"},
+        ).status_code
+        == 403
+    )
+
+
+def test_the_calendar_lists_the_dose_times_and_the_test_after_the_course(demo, client):
+    login(client, "alice")
+    response = client.get(reverse("course_calendar", args=[demo.pk]))
+    assert response["Content-Type"].startswith("text/calendar")
+    events = Calendar.from_ical(response.content).walk("VEVENT")
+    summaries = [str(e["summary"]) for e in events]
+    assert "Isotretinoin morning dose: 30 mg" in summaries
+    assert "Pregnancy test one month after the last dose" in summaries
+    dose = next(e for e in events if "morning dose" in str(e["summary"]))
+    assert dose["rrule"]["FREQ"] == ["DAILY"]
+    assert "Swallow each capsule whole" in str(dose["description"])
+    last = next(e for e in events if "projected last dose" in str(e["summary"]))
+    assert last.decoded("dtstart") > timezone.localdate() + dt.timedelta(days=30)
