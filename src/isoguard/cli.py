@@ -129,9 +129,65 @@ def plan_command(argv: list[str]) -> None:
     print_json(result)
 
 
+def check_command(argv: list[str]) -> None:
+    """`isoguard check SCENARIO.json` or `--jsonl FILE`: print the decision on each scenario."""
+    # Imported before reading anything: a missing engine is a bug to see, not a usage error.
+    from isoguard.core.programs import evaluate_scenario
+    from isoguard.core.scenario import ScenarioError, iter_jsonl_scenarios, parse_scenario
+
+    parser = argparse.ArgumentParser(
+        prog="isoguard check",
+        description="Decide whether a scenario's action (prescribe, dispense, start_course) is "
+        "allowed under its programme's rules; print the decision and every finding as JSON. "
+        "The scenario format is in DESIGN.md.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", nargs="?", help="a JSON file with one scenario")
+    source.add_argument(
+        "--jsonl",
+        metavar="FILE",
+        help="a file of one scenario a line; writes one decision a line, each with the "
+        "scenario's id, and an error line for a scenario that cannot be read",
+    )
+    args = parser.parse_args(argv)
+    if args.file is not None:
+        try:
+            print_json(evaluate_scenario(parse_scenario(read_json_file(args.file))))
+        except ScenarioError as error:
+            raise CliError(f"{args.file}: {error}") from None
+        return
+
+    path = Path(args.jsonl)
+    if not path.is_file():
+        raise CliError(f"{args.jsonl}: no such file")
+    refused: list[str] = []
+    with path.open("rb") as lines:
+        for number, read in iter_jsonl_scenarios(lines, max_line_length=MAX_INPUT_BYTES):
+            problem = read if isinstance(read, ScenarioError) else None
+            if not isinstance(read, ScenarioError):
+                try:
+                    output = {"id": read.id, **evaluate_scenario(read)}
+                except ScenarioError as raised:
+                    raised.scenario_id = read.id
+                    problem = raised
+            if problem is not None:
+                refused.append(f"line {number}: {problem.field}")
+                output = {
+                    "id": problem.scenario_id,
+                    "error": {"field": problem.field, "message": problem.message},
+                }
+            sys.stdout.write(json.dumps(output, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+    if refused:
+        raise CliError(
+            f"{args.jsonl}: {len(refused)} scenario(s) could not be read: {'; '.join(refused)}"
+        )
+
+
 CORE_COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "screen": screen_command,
     "plan": plan_command,
+    "check": check_command,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from isoguard.core.vocabulary import (
     Action,
@@ -187,6 +187,9 @@ class DoseRecord:
     mg: int
 
 
+E = TypeVar("E")
+
+
 @dataclass(frozen=True)
 class CourseRecord:
     """One patient's course at a moment: the facts and every event so far, oldest first.
@@ -214,7 +217,7 @@ class CourseRecord:
             self, "diary", tuple(sorted(self.diary, key=lambda d: (d.day, order[d.time])))
         )
 
-    def events_of(self, event_type: type[Event]) -> tuple[Event, ...]:
+    def events_of(self, event_type: type[E]) -> tuple[E, ...]:
         """Return the events of one type, oldest first."""
         return tuple(e for e in self.events if isinstance(e, event_type))
 

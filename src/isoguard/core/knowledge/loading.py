@@ -77,6 +77,8 @@ def entry(row: Any, cls: type[T], *, where: str) -> T:
 
 def _coerce(value: Any, hint: Any, *, where: str) -> Any:
     """Check `value` against a simple type hint, converting strings to enums."""
+    if hint is Any:
+        return value
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = [h for h in typing.get_args(hint) if h is not type(None)]

@@ -1,0 +1,92 @@
+"""What every rule reads: the record, the action, and the day as the pack counts days."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from isoguard.core import model
+from isoguard.core.vocabulary import Action, PregnancyTestResult
+
+E = TypeVar("E", bound=model.Event)
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """Return the same day `months` calendar months earlier (31 March - 1 month: 28/29 Feb)."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    for last in (31, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Context:
+    """One evaluation: a course record, the action asked for, and the moment it is asked."""
+
+    record: model.CourseRecord
+    action: Action
+    as_of: dt.datetime
+    time_zone: str
+    """The pack's time zone for counting days; "local" keeps the offset `as_of` carries."""
+    settings: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def today(self) -> dt.date:
+        """Return the calendar day of `as_of` where the programme counts its days."""
+        if self.time_zone == "local":
+            return self.as_of.date()
+        return self.as_of.astimezone(ZoneInfo(self.time_zone)).date()
+
+    @cached_property
+    def can_become_pregnant(self) -> bool:
+        # Not yet assessed counts as able to become pregnant: the safer assumption.
+        return self.record.patient.can_become_pregnant is not False
+
+    @cached_property
+    def first_dose(self) -> dt.date | None:
+        return self.record.course.first_dose
+
+    def past(self, event_type: type[E]) -> list[E]:
+        """Return the events of one type up to today, oldest first."""
+        return [e for e in self.record.events_of(event_type) if e.on <= self.today]
+
+    @cached_property
+    def tests(self) -> list[model.PregnancyTest]:
+        return self.past(model.PregnancyTest)
+
+    @cached_property
+    def dispenses(self) -> list[model.Dispense]:
+        return self.past(model.Dispense)
+
+    @cached_property
+    def prescription(self) -> model.Prescription | None:
+        """Return the prescription this action is about: the newest one up to today."""
+        prescriptions = self.past(model.Prescription)
+        return prescriptions[-1] if prescriptions else None
+
+    @cached_property
+    def reference_day(self) -> dt.date:
+        """The day of the visit this action belongs to: the prescription's, else today."""
+        if self.action == Action.DISPENSE and self.prescription is not None:
+            return self.prescription.date
+        return self.today
+
+    @cached_property
+    def latest_test(self) -> model.PregnancyTest | None:
+        return self.tests[-1] if self.tests else None
+
+    @cached_property
+    def positive_tests(self) -> list[model.PregnancyTest]:
+        return [t for t in self.tests if t.result == PregnancyTestResult.POSITIVE]
+
+    def is_pre_treatment(self, day: dt.date) -> bool:
+        """Return whether `day` is before treatment: no first dose yet, or not after it."""
+        return self.first_dose is None or day <= self.first_dose

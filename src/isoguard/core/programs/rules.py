@@ -1,0 +1,526 @@
+"""Rule types: small classes, each one kind of programme requirement, configured by a pack.
+
+A pack (knowledge/rules/*.toml) lists rules by type with their parameters and sources; each rule
+answers with a finding (met or unmet), a message that says what is missing and how to fix it,
+and, for the pregnancy-test window, the last day a dispense is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from isoguard.core import model
+from isoguard.core.programs.context import Context, months_before
+from isoguard.core.vocabulary import (
+    ConsentKind,
+    ContraceptionMethod,
+    FindingStatus,
+    PregnancyTestResult,
+    PregnancyTestSetting,
+)
+
+D = dt.timedelta
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A rule's answer: met or not, why, and the last dispense day where the rule sets one."""
+
+    met: bool
+    message: str
+    deadline: dt.date | None = None
+    dispense_by: dt.date | None = None
+
+
+def met(message: str, deadline: dt.date | None = None) -> Verdict:
+    return Verdict(True, message, deadline)
+
+
+def unmet(message: str, deadline: dt.date | None = None) -> Verdict:
+    return Verdict(False, message, deadline)
+
+
+class Rule(ABC):
+    """One requirement. Subclasses name their `type`, their parameters, and `check`."""
+
+    type_name: ClassVar[str]
+    Params: ClassVar[type[Any]]
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+
+    @abstractmethod
+    def check(self, ctx: Context) -> Verdict:
+        """Return whether the requirement is met for this action, today."""
+
+
+@dataclass(frozen=True)
+class NoParams:
+    pass
+
+
+def _day(day: dt.date) -> str:
+    return day.isoformat()
+
+
+class MinimumAge(Rule):
+    """The patient is at least `years` old (the label indication)."""
+
+    type_name = "minimum_age"
+
+    @dataclass(frozen=True)
+    class Params:
+        years: int
+
+    def check(self, ctx: Context) -> Verdict:
+        age = ctx.record.patient.age_on(ctx.today)
+        if age >= self.params.years:
+            return met(f"The patient is {age}, at least {self.params.years}.")
+        return unmet(f"The patient is {age}; isotretinoin is indicated from {self.params.years}.")
+
+
+class Enrolled(Rule):
+    """The patient is enrolled in the programme."""
+
+    type_name = "enrolled"
+    Params = NoParams
+
+    def check(self, ctx: Context) -> Verdict:
+        enrolled = ctx.past(model.Enrolled)
+        if enrolled:
+            return met(f"Enrolled on {_day(enrolled[0].on)}.")
+        return unmet("The patient is not enrolled in the programme: enrol them first.")
+
+
+class ConsentOnFile(Rule):
+    """Each consent form of `kinds` is signed on or before today."""
+
+    type_name = "consent_on_file"
+
+    @dataclass(frozen=True)
+    class Params:
+        kinds: tuple[ConsentKind, ...]
+
+    def check(self, ctx: Context) -> Verdict:
+        signed = {e.kind for e in ctx.past(model.Consent)}
+        missing = [k for k in self.params.kinds if k not in signed]
+        names = {
+            ConsentKind.INFORMED_CONSENT: "Patient Information/Informed Consent form",
+            ConsentKind.PREGNANCY_PREVENTION: "pregnancy prevention consent form",
+            ConsentKind.ACKNOWLEDGEMENT_OF_RISK: "Acknowledgement of Risk form",
+        }
+        if missing:
+            listed = ", ".join(names[k] for k in missing)
+            return unmet(f"Not signed: {listed}. Record the signed form before going on.")
+        return met("Signed: " + ", ".join(names[k] for k in self.params.kinds) + ".")
+
+
+class Contraception(Rule):
+    """Enough methods are in use today (or abstinence, where accepted), started early enough."""
+
+    type_name = "contraception"
+
+    @dataclass(frozen=True)
+    class Params:
+        min_methods: int
+        accept_abstinence: bool
+        lead_months: int
+        not_counted: tuple[ContraceptionMethod, ...] = ()
+
+    def check(self, ctx: Context) -> Verdict:
+        p = self.params
+        plans = [
+            e for e in ctx.past(model.Contraception)
+            if isinstance(e, model.Contraception) and e.covers(ctx.today)
+        ]  # fmt: skip
+        abstinent = [e for e in plans if ContraceptionMethod.ABSTINENCE in e.methods]
+        counted = {
+            m for e in plans for m in e.methods
+            if m != ContraceptionMethod.ABSTINENCE and m not in p.not_counted
+        }  # fmt: skip
+        if abstinent and p.accept_abstinence:
+            since = min(e.start for e in abstinent)
+            what = "continuous abstinence"
+        elif len(counted) >= p.min_methods:
+            since = min(e.start for e in plans if set(e.methods) & counted)
+            what = f"{len(counted)} method(s): {', '.join(sorted(counted))}"
+        else:
+            needed = f"{p.min_methods} method(s) of contraception used together"
+            if p.accept_abstinence:
+                needed += ", or continuous abstinence"
+            found = ", ".join(sorted(counted)) or "none"
+            extra = ""
+            if abstinent:
+                extra = " Abstinence is not accepted in place of contraception in this programme."
+            if any(m in p.not_counted for e in plans for m in e.methods):
+                extra += " A progestin-only pill does not count as a method here."
+            return unmet(f"Needed: {needed}; in use today: {found}.{extra}")
+        if ctx.is_pre_treatment(ctx.today) and p.lead_months:
+            reference = _confirmation_day(ctx)
+            earliest = months_before(reference, p.lead_months)
+            if since > earliest:
+                return unmet(
+                    f"Contraception ({what}) started on {_day(since)}, less than {p.lead_months} "
+                    f"month(s) before {_day(reference)}; it must start by {_day(earliest)}. "
+                    f"Repeat the test on or after {_day(_months_after(since, p.lead_months))}.",
+                    deadline=_months_after(since, p.lead_months),
+                )
+        return met(f"In use today: {what}, since {_day(since)}.")
+
+
+def _months_after(day: dt.date, months: int) -> dt.date:
+    # The first day that is at least `months` calendar months after `day`.
+    candidate = day + D(days=28 * months)
+    while months_before(candidate, months) < day:
+        candidate += D(days=1)
+    return candidate
+
+
+def _confirmation_day(ctx: Context) -> dt.date:
+    """The day contraception must have preceded: the newest test, else the visit."""
+    negative = [t for t in ctx.tests if t.result == PregnancyTestResult.NEGATIVE]
+    return negative[-1].specimen_date if negative else ctx.reference_day
+
+
+class PregnancyTestWindow(Rule):
+    """US: a negative test opens a window (specimen date = day 1) in which one fill may happen.
+
+    Before treatment the tests must be in the settings the edition allows, the confirmation test
+    at least `days_after_screening` after the screening test, and in the 2023 edition a test
+    after a missed first window at least `missed_window_wait_days` after the missed one.
+    """
+
+    type_name = "pregnancy_test_window"
+
+    @dataclass(frozen=True)
+    class Params:
+        window_days: int
+        screening_settings: tuple[PregnancyTestSetting, ...]
+        confirmation_settings: tuple[PregnancyTestSetting, ...]
+        treatment_settings: tuple[PregnancyTestSetting, ...]
+        days_after_screening: int
+        missed_window_wait_days: int
+
+    def check(self, ctx: Context) -> Verdict:
+        p = self.params
+        if not ctx.tests:
+            return unmet("No pregnancy test is on record: a negative test is needed first.")
+        latest = ctx.tests[-1]
+        if latest.result == PregnancyTestResult.POSITIVE:
+            return unmet(
+                f"The pregnancy test of {_day(latest.specimen_date)} is positive: do not prescribe "
+                "or dispense. The patient stops isotretinoin and is referred."
+            )
+        last_day = latest.specimen_date + D(days=p.window_days - 1)
+        if ctx.today > last_day:
+            return unmet(
+                f"The window of the {_day(latest.specimen_date)} test closed on {_day(last_day)} "
+                f"(day {p.window_days}, counting the specimen date as day 1). A new negative test "
+                "is needed.",
+                deadline=last_day,
+            )
+        problem = self._test_problem(ctx, latest)
+        if problem:
+            return unmet(problem)
+        used = [d for d in ctx.dispenses if d.date >= latest.specimen_date]
+        if ctx.action == "dispense" and used:
+            return unmet(
+                f"The window of the {_day(latest.specimen_date)} test was already used by the "
+                f"dispense of {_day(used[0].date)}: one fill per test and prescription. The next "
+                "fill needs a new test and prescription."
+            )
+        day = (ctx.today - latest.specimen_date).days + 1
+        verdict = met(
+            f"Negative {latest.setting.value} test of {_day(latest.specimen_date)}: today is day "
+            f"{day} of {p.window_days}; do not dispense after {_day(last_day)}.",
+            deadline=last_day,
+        )
+        return Verdict(True, verdict.message, last_day, dispense_by=last_day)
+
+    def _test_problem(self, ctx: Context, test: model.PregnancyTest) -> str:
+        p = self.params
+        if not ctx.is_pre_treatment(test.specimen_date):
+            if test.setting not in p.treatment_settings:
+                return (
+                    f"A {test.setting.value} test is not accepted during treatment in this edition."
+                )
+            return ""
+        before = [t for t in ctx.tests if ctx.is_pre_treatment(t.specimen_date)]
+        screening = before[0]
+        if test is screening or len(before) < 2:
+            return (
+                "Only the screening test is on record: a confirmation test at least "
+                f"{p.days_after_screening} days after it (on or after "
+                f"{_day(screening.specimen_date + D(days=p.days_after_screening))}) is needed "
+                "before the first dose."
+            )
+        if screening.setting not in p.screening_settings:
+            return (
+                f"The screening test of {_day(screening.specimen_date)} was a "
+                f"{screening.setting.value} test; it must be done in a medical setting."
+            )
+        if test.setting not in p.confirmation_settings:
+            allowed = " or ".join(s.value for s in p.confirmation_settings)
+            return (
+                f"A test before the first dose must be a {allowed} test; the "
+                f"{_day(test.specimen_date)} test was a {test.setting.value} test. Repeat it there."
+            )
+        if test.specimen_date < screening.specimen_date + D(days=p.days_after_screening):
+            first = screening.specimen_date + D(days=p.days_after_screening)
+            return (
+                f"The confirmation test must be at least {p.days_after_screening} days after "
+                f"the screening test of {_day(screening.specimen_date)}: on or after "
+                f"{_day(first)}."
+            )
+        if p.missed_window_wait_days:
+            earlier = before[1:-1]
+            for missed in reversed(earlier):
+                window_end = missed.specimen_date + D(days=p.window_days - 1)
+                filled = any(missed.specimen_date <= d.date <= window_end for d in ctx.dispenses)
+                if window_end < test.specimen_date and not filled:
+                    first = missed.specimen_date + D(days=p.missed_window_wait_days)
+                    if test.specimen_date < first:
+                        return (
+                            f"The first window (test of {_day(missed.specimen_date)}) was missed, "
+                            f"so the next test must be at least {p.missed_window_wait_days} days "
+                            f"after it, on or after {_day(first)}; the "
+                            f"{_day(test.specimen_date)} test cannot open a window."
+                        )
+                    break
+        return ""
+
+
+class VisitWindow(Rule):
+    """A fill within `days` of the office visit (the prescription date is day 1)."""
+
+    type_name = "visit_window"
+
+    @dataclass(frozen=True)
+    class Params:
+        days: int
+
+    def check(self, ctx: Context) -> Verdict:
+        rx = ctx.prescription
+        if rx is None:
+            return unmet("No prescription to fill.")
+        last_day = rx.date + D(days=self.params.days - 1)
+        if ctx.today > last_day:
+            return unmet(
+                f"The {self.params.days}-day pickup window of the visit of {_day(rx.date)} "
+                f"closed on {_day(last_day)}: a new visit and prescription are needed.",
+                deadline=last_day,
+            )
+        return met(
+            f"Within {self.params.days} days of the visit of {_day(rx.date)} (until "
+            f"{_day(last_day)}).",
+            deadline=last_day,
+        )
+
+
+class Counselling(Rule):
+    """Counselling is documented: within `days` before the visit, or once (`once_only`)."""
+
+    type_name = "counselling"
+
+    @dataclass(frozen=True)
+    class Params:
+        days: int
+        once_only: bool = False
+
+    def check(self, ctx: Context) -> Verdict:
+        sessions = [e.on for e in ctx.past(model.Counselling)]
+        if self.params.once_only:
+            if sessions:
+                return met(f"Counselled on {_day(sessions[0])} (needed once).")
+            return unmet("No counselling is documented: counsel the patient and record it.")
+        since = ctx.reference_day - D(days=self.params.days)
+        recent = [d for d in sessions if since <= d <= ctx.today]
+        if recent:
+            return met(f"Counselled on {_day(recent[-1])}.")
+        return unmet(
+            f"No counselling documented since {_day(since)}: counsel the patient this "
+            "month and record it."
+        )
+
+
+class Comprehension(Rule):
+    """The patient passed the comprehension questions after the test that opens the window."""
+
+    type_name = "comprehension"
+    Params = NoParams
+
+    def check(self, ctx: Context) -> Verdict:
+        negative = [t for t in ctx.tests if t.result == PregnancyTestResult.NEGATIVE]
+        since = negative[-1].specimen_date if negative else ctx.reference_day
+        passed = [
+            e for e in ctx.past(model.Comprehension)
+            if isinstance(e, model.Comprehension) and e.passed and e.date >= since
+        ]  # fmt: skip
+        if passed:
+            return met(f"Comprehension questions passed on {_day(passed[-1].date)}.")
+        return unmet(
+            f"The patient has not passed this month's comprehension questions (since "
+            f"{_day(since)}): they answer them before the fill."
+        )
+
+
+class MedicationGuideEachFill(Rule):
+    """The Medication Guide is acknowledged for this fill (after the prescription and last fill)."""
+
+    type_name = "medication_guide_each_fill"
+    Params = NoParams
+
+    def check(self, ctx: Context) -> Verdict:
+        rx = ctx.prescription
+        since = rx.date if rx else ctx.today
+        if ctx.dispenses:
+            since = max(since, ctx.dispenses[-1].date + D(days=1))
+        acks = [e.on for e in ctx.past(model.MedicationGuideAck) if e.on >= since]
+        if acks:
+            return met(f"Medication Guide acknowledged on {_day(acks[-1])} for this fill.")
+        return unmet(
+            "The Medication Guide has not been given and acknowledged for this fill: "
+            "give it and record the acknowledgement."
+        )
+
+
+class SupplyLimit(Rule):
+    """The prescription is for at most `max_days` and has at most `max_refills` refills."""
+
+    type_name = "supply_limit"
+
+    @dataclass(frozen=True)
+    class Params:
+        max_days: int
+        max_refills: int
+
+    def check(self, ctx: Context) -> Verdict:
+        rx = ctx.prescription
+        if rx is None:
+            return unmet("No prescription is on record.")
+        problems = []
+        if rx.days_supply > self.params.max_days:
+            problems.append(f"{rx.days_supply} days' supply (at most {self.params.max_days})")
+        if rx.refills > self.params.max_refills:
+            problems.append(f"{rx.refills} refill(s) (at most {self.params.max_refills})")
+        if problems:
+            return unmet(
+                f"The prescription of {_day(rx.date)} has {' and '.join(problems)}: "
+                "write a new one within the limits."
+            )
+        return met(f"{rx.days_supply} days' supply, {rx.refills} refills.")
+
+
+class PrescriptionToFill(Rule):
+    """There is a prescription for this fill, not yet dispensed."""
+
+    type_name = "prescription_to_fill"
+    Params = NoParams
+
+    def check(self, ctx: Context) -> Verdict:
+        rx = ctx.prescription
+        if rx is None:
+            return unmet("There is no prescription to fill.")
+        filled = [d for d in ctx.dispenses if d.date >= rx.date]
+        if filled:
+            return unmet(
+                f"The prescription of {_day(rx.date)} was already dispensed on "
+                f"{_day(filled[0].date)}: no refills."
+            )
+        return met(f"Prescription of {_day(rx.date)}, not yet dispensed.")
+
+
+class PrescriptionValidity(Rule):
+    """EU/UK: the prescription is dispensed within `days` of its date (the date is day 1)."""
+
+    type_name = "prescription_validity"
+
+    @dataclass(frozen=True)
+    class Params:
+        days: int
+
+    def check(self, ctx: Context) -> Verdict:
+        rx = ctx.prescription
+        if rx is None:
+            return unmet("There is no prescription to fill.")
+        last_day = rx.date + D(days=self.params.days - 1)
+        if ctx.today > last_day:
+            return unmet(
+                f"The prescription of {_day(rx.date)} expired on {_day(last_day)} "
+                f"({self.params.days} days): a new prescription is needed.",
+                deadline=last_day,
+            )
+        return met(
+            f"Prescription of {_day(rx.date)} valid until {_day(last_day)}.", deadline=last_day
+        )
+
+
+class TestBeforePrescription(Rule):
+    """EU/UK: a negative, medically supervised test at most `max_days_before` the prescription."""
+
+    type_name = "test_before_prescription"
+
+    @dataclass(frozen=True)
+    class Params:
+        max_days_before: int
+        settings: tuple[PregnancyTestSetting, ...]
+
+    def check(self, ctx: Context) -> Verdict:
+        visit = ctx.reference_day
+        if ctx.positive_tests and ctx.positive_tests[-1] is ctx.latest_test:
+            return unmet(
+                f"The pregnancy test of {_day(ctx.positive_tests[-1].specimen_date)} is "
+                "positive: do not prescribe or dispense; refer the patient."
+            )
+        earliest = visit - D(days=self.params.max_days_before)
+        fitting = [
+            t for t in ctx.tests
+            if t.result == PregnancyTestResult.NEGATIVE and earliest <= t.specimen_date <= visit
+            and t.setting in self.params.settings
+        ]  # fmt: skip
+        if fitting:
+            return met(
+                f"Negative {fitting[-1].setting.value} test on "
+                f"{_day(fitting[-1].specimen_date)}, within {self.params.max_days_before} "
+                f"days before the prescription of {_day(visit)}."
+            )
+        return unmet(
+            f"No negative medically supervised test between {_day(earliest)} and "
+            f"{_day(visit)} (at most {self.params.max_days_before} days before the "
+            "prescription): test again, then prescribe."
+        )
+
+
+class AssessmentBeforeStart(Rule):
+    """UK: mental health (and sexual function) assessed before treatment starts."""
+
+    type_name = "assessment_before_start"
+    Params = NoParams
+
+    def check(self, ctx: Context) -> Verdict:
+        if not ctx.is_pre_treatment(ctx.today) or ctx.dispenses:
+            return met("Treatment has started; follow-up assessments continue at each visit.")
+        assessed = ctx.past(model.MoodAssessment)
+        if assessed:
+            return met(f"Mental health assessed on {_day(assessed[-1].on)}.")
+        return unmet(
+            "No mental-health assessment is recorded before starting: assess mental "
+            "health and sexual function, then record it."
+        )
+
+
+RULE_TYPES: dict[str, type[Rule]] = {
+    cls.type_name: cls
+    for cls in (
+        MinimumAge, Enrolled, ConsentOnFile, Contraception, PregnancyTestWindow, VisitWindow,
+        Counselling, Comprehension, MedicationGuideEachFill, SupplyLimit, PrescriptionToFill,
+        PrescriptionValidity, TestBeforePrescription, AssessmentBeforeStart,
+    )
+}  # fmt: skip
+
+
+def status_of(verdict: Verdict) -> FindingStatus:
+    return FindingStatus.MET if verdict.met else FindingStatus.UNMET
