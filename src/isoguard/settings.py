@@ -104,10 +104,28 @@ def screening_overrides() -> dict[str, object]:
     return overrides
 
 
+def pack_settings() -> dict[str, dict[str, dict[str, object]]]:
+    """Return the clinic's changes to unconfirmed programme rules, by pack (docs/programmes.md)."""
+    from isoguard.core.programs.packs import PackSettingError, load_pack, pack_with_settings
+
+    raw = env_json_object("ISOGUARD_PACK_SETTINGS")
+    for pack_id, changes in raw.items():
+        try:
+            if not isinstance(changes, dict) or not all(
+                isinstance(v, dict) for v in changes.values()
+            ):
+                raise PackSettingError("expected {rule id: {parameter: value}}")
+            pack_with_settings(load_pack(pack_id), changes)
+        except (ValueError, PackSettingError) as error:
+            raise ImproperlyConfigured(f"ISOGUARD_PACK_SETTINGS: {pack_id}: {error}") from None
+    return raw  # type: ignore[return-value]
+
+
 DEBUG = env_bool("ISOGUARD_DEBUG", False)
 # Clinical settings: each changes a value the sources do not confirm (docs/screening.md).
 ISOGUARD_SCREENING_OVERRIDES = screening_overrides()
 ISOGUARD_US_IPLEDGE_2026_START = env_date("ISOGUARD_US_IPLEDGE_2026_START")
+ISOGUARD_PACK_SETTINGS = pack_settings()
 SECRET_KEY = secret_key()
 ALLOWED_HOSTS = env_list("ISOGUARD_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("ISOGUARD_CSRF_TRUSTED_ORIGINS", "")

@@ -14,3 +14,8 @@ STORAGES = {
 # Tests never run collectstatic: WhiteNoise serves the apps' static folders through the finders.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+# A file (not an in-memory) SQLite test database, so that threads in the concurrency tests get
+# connections of their own, with WAL and the busy timeout, as the server does.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-isoguard.sqlite3")}  # noqa: F405

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from isoguard.api.v1 import api
-from isoguard.web import dosing_views, screening_views, views
+from isoguard.web import dosing_views, pharmacy_views, screening_views, views
 
 admin.site.site_header = "isoguard administration"
 
@@ -36,6 +36,11 @@ urlpatterns = [
         "courses/<int:course_id>/calendar.ics",
         dosing_views.course_calendar_file,
         name="course_calendar",
+    ),
+    path(
+        "pharmacy/prescriptions/<int:prescription_id>/",
+        pharmacy_views.prescription_page,
+        name="pharmacy_prescription",
     ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -12,6 +12,7 @@ from django.db import models
 
 from isoguard.choices import choices, one_of
 from isoguard.core.vocabulary import (
+    Action,
     ConsentKind,
     CourseStatus,
     DoseTime,
@@ -395,3 +396,36 @@ class DosePlan(models.Model):
 
     def dose_mg(self, time: str) -> int:
         return self.morning_mg if time == DoseTime.MORNING else self.evening_mg
+
+
+class ProgrammeDecision(models.Model):
+    """A decision of the rule engine, kept with the pack and every finding that produced it."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="decisions")
+    prescription = models.ForeignKey(
+        Prescription, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+    )
+    action = models.CharField(max_length=20, choices=choices(Action))
+    as_of = models.DateTimeField()
+    pack = models.CharField(max_length=40, choices=choices(RulePack))
+    allowed = models.BooleanField()
+    dispense_by = models.DateField(null=True, blank=True)
+    findings = models.JSONField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reversed_at = models.DateTimeField(
+        null=True, blank=True, help_text="an authorisation not picked up, reversed"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            one_of("action", Action, name="decision_action_valid"),
+            one_of("pack", RulePack, name="decision_pack_valid"),
+        ]
+
+    @property
+    def unmet(self) -> list[dict[str, object]]:
+        return [f for f in self.findings if f["status"] != "met"]

@@ -1,0 +1,220 @@
+"""The rule engine in the clinic and the pharmacy: decisions kept, fills recorded exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from isoguard.accounts.models import User
+from isoguard.audit.models import AuditEvent
+from isoguard.audit.services import audit_record
+from isoguard.core import model
+from isoguard.core.programs import decision_to_dict, evaluate
+from isoguard.core.vocabulary import Action, Role
+from isoguard.courses.convert import course_record
+from isoguard.courses.models import (
+    Course,
+    Dispense,
+    MedicationGuideAck,
+    Prescription,
+    ProgrammeDecision,
+)
+from isoguard.patients.access import patient_for
+
+
+def engine_decision(
+    course: Course, action: Action, as_of: dt.datetime, extra: tuple[model.Event, ...] = ()
+) -> model.Decision:
+    """Return the engine's decision on the course as recorded, plus `extra` events."""
+    record = course_record(course)
+    if extra:
+        record = model.CourseRecord(
+            record.jurisdiction, record.patient, record.course, (*record.events, *extra),
+            record.pack, record.weights, record.diary,
+        )  # fmt: skip
+    starts = {}
+    if settings.ISOGUARD_US_IPLEDGE_2026_START is not None:
+        starts["us-ipledge-2026"] = settings.ISOGUARD_US_IPLEDGE_2026_START
+    return evaluate(
+        record, action, as_of, pack=course.rule_pack,
+        settings=settings.ISOGUARD_PACK_SETTINGS.get(course.rule_pack, {}), pack_starts=starts,
+    )  # fmt: skip
+
+
+def _stored(
+    decision: model.Decision,
+    course: Course,
+    prescription: Prescription | None,
+    user: User,
+    as_of: dt.datetime,
+) -> ProgrammeDecision:
+    return ProgrammeDecision.objects.create(
+        course=course, prescription=prescription, action=decision.action, as_of=as_of,
+        pack=decision.pack, allowed=decision.allowed, dispense_by=decision.dispense_by,
+        findings=decision_to_dict(decision)["findings"], requested_by=user,
+    )  # fmt: skip
+
+
+def _pharmacy_prescription(
+    user: User, prescription_id: int, action: str, request: HttpRequest | None
+) -> Prescription:
+    """Return the prescription if `user` is a pharmacist of the pharmacy it was presented at."""
+    rx = Prescription.objects.select_related("course__patient").filter(pk=prescription_id).first()
+    if rx is None:
+        raise PermissionDenied("No such prescription at your pharmacy.")
+    if (
+        user.role != Role.PHARMACIST
+        or rx.pharmacy_id is None
+        or rx.pharmacy_id != user.organisation_id
+    ):
+        audit_record(
+            actor=user,
+            action=action,
+            obj=rx,
+            patient_id=rx.course.patient_id,
+            outcome=AuditEvent.Outcome.REFUSED,
+            request=request,
+            reason="only a pharmacist of the pharmacy it was presented at",
+        )
+        raise PermissionDenied("This prescription was not presented at your pharmacy.")
+    patient_for(user, rx.course.patient_id, action=action, request=request)
+    return rx
+
+
+def dispense_authorisation(
+    *, user: User, prescription_id: int, request: HttpRequest | None = None
+) -> ProgrammeDecision:
+    """Ask the engine whether this prescription may be dispensed now; keep and audit the answer."""
+    rx = _pharmacy_prescription(user, prescription_id, "authorise_dispense", request)
+    now = timezone.now()
+    decision = engine_decision(rx.course, Action.DISPENSE, now)
+    stored = _stored(decision, rx.course, rx, user, now)
+    audit_record(
+        actor=user,
+        action="authorise_dispense",
+        obj=stored,
+        request=request,
+        patient_id=rx.course.patient_id,
+        outcome=AuditEvent.Outcome.ALLOWED if decision.allowed else AuditEvent.Outcome.REFUSED,
+        detail={"prescription": rx.pk, "dispense_by": str(decision.dispense_by)},
+    )
+    return stored
+
+
+def medication_guide_record(
+    *, user: User, prescription_id: int, request: HttpRequest | None = None
+) -> MedicationGuideAck:
+    """Record that the patient received and acknowledged the Medication Guide for this fill."""
+    rx = _pharmacy_prescription(user, prescription_id, "record_medication_guide", request)
+    with transaction.atomic():
+        ack, created = MedicationGuideAck.objects.get_or_create(
+            prescription=rx, defaults={"acknowledged_on": timezone.localdate(),
+                                       "acknowledged_by": user},
+        )  # fmt: skip
+        if created:
+            audit_record(
+                actor=user,
+                action="create",
+                obj=ack,
+                patient_id=rx.course.patient_id,
+                request=request,
+            )
+    return ack
+
+
+def dispense_record(
+    *,
+    user: User,
+    prescription_id: int,
+    quantity: int,
+    days_supply: int,
+    rma_number: str = "",
+    external_do_not_dispense_after: dt.date | None = None,
+    request: HttpRequest | None = None,
+) -> Dispense:
+    """Record the fill, once, if the engine allows it now; raise ValidationError with why not.
+
+    Two pharmacists pressing the button together record one dispense: the prescription row is
+    locked, the engine is asked again inside the transaction, and the one-to-one key refuses a
+    second row even where the lock is not enough.
+    """
+    rx = _pharmacy_prescription(user, prescription_id, "dispense", request)
+    if not 1 <= quantity <= rx.quantity:
+        raise ValidationError(
+            {"quantity": f"Between 1 and {rx.quantity} capsules (the prescription's quantity)."}
+        )
+    if not 1 <= days_supply <= min(rx.days_supply, 30):
+        raise ValidationError({"days_supply": f"Between 1 and {min(rx.days_supply, 30)} days."})
+    today = timezone.localdate()
+    if external_do_not_dispense_after is not None and today > external_do_not_dispense_after:
+        raise ValidationError({"external_do_not_dispense_after": (
+            f"iPLEDGE's do-not-dispense-after date ({external_do_not_dispense_after}) has passed: "
+            "a new authorisation is needed.")})  # fmt: skip
+    try:
+        with transaction.atomic():
+            locked = Prescription.objects.select_for_update().get(pk=rx.pk)
+            if Dispense.objects.filter(prescription=locked).exists():
+                raise ValidationError("This prescription has already been dispensed.")
+            now = timezone.now()
+            decision = engine_decision(locked.course, Action.DISPENSE, now)
+            if not decision.allowed:
+                reasons = "; ".join(f.message for f in decision.findings if f.status != "met")
+                raise ValidationError(f"Not authorised: {reasons}")
+            dispense = Dispense.objects.create(
+                prescription=locked,
+                dispensed_on=today,
+                days_supply=days_supply,
+                quantity=quantity,
+                pharmacist=user,
+                pharmacy_id=user.organisation_id,
+                rma_number=rma_number,
+                external_do_not_dispense_after=external_do_not_dispense_after,
+            )
+            differs = (
+                external_do_not_dispense_after is not None
+                and external_do_not_dispense_after != decision.dispense_by
+            )
+            audit_record(
+                actor=user,
+                action="create",
+                obj=dispense,
+                request=request,
+                patient_id=rx.course.patient_id,
+                detail={
+                    "dispense_by": str(decision.dispense_by),
+                    "ipledge_date": str(external_do_not_dispense_after),
+                    "dates_differ": differs,
+                },
+            )
+    except IntegrityError:
+        raise ValidationError("This prescription has already been dispensed.") from None
+    return dispense
+
+
+def authorisation_reverse(
+    *, user: User, decision_id: int, request: HttpRequest | None = None
+) -> ProgrammeDecision:
+    """Reverse an authorisation that was not picked up (the RMA reversal of iPLEDGE)."""
+    decision = ProgrammeDecision.objects.select_related("prescription").get(pk=decision_id)
+    if decision.prescription_id is None:
+        raise ValidationError("Only a dispense authorisation can be reversed.")
+    _pharmacy_prescription(user, decision.prescription_id, "reverse_authorisation", request)
+    if not decision.allowed or decision.reversed_at is not None:
+        raise ValidationError("Only a standing authorisation can be reversed.")
+    if Dispense.objects.filter(prescription_id=decision.prescription_id).exists():
+        raise ValidationError("The prescription was dispensed: there is nothing to reverse.")
+    decision.reversed_at = timezone.now()
+    decision.save(update_fields=["reversed_at"])
+    audit_record(
+        actor=user,
+        action="reverse_authorisation",
+        obj=decision,
+        request=request,
+        patient_id=decision.course.patient_id,
+    )
+    return decision
