@@ -40,15 +40,21 @@ def at(day: D, hour: int = 12, offset: int = -5) -> dt.datetime:
 FIRST_DOSE = D(2026, 10, 20)
 
 
+ENROLLED = D(2026, 9, 8)
+
+
 def us_record(
-    *events: model.Event, can_become_pregnant: bool = True, first_dose: D | None = FIRST_DOSE
+    *events: model.Event,
+    can_become_pregnant: bool = True,
+    first_dose: D | None = FIRST_DOSE,
+    enrolled: D = ENROLLED,
 ) -> model.CourseRecord:
     """A US patient on Claravis, enrolled with consents and two methods since August."""
     base: list[model.Event] = [
         model.Contraception(
             (ContraceptionMethod.IUD, ContraceptionMethod.MALE_CONDOM), start=D(2026, 8, 20)
         ),
-        model.Enrolled(D(2026, 9, 8)),
+        model.Enrolled(enrolled),
         model.Consent(ConsentKind.INFORMED_CONSENT, D(2026, 9, 8)),
         model.Consent(ConsentKind.PREGNANCY_PREVENTION, D(2026, 9, 8)),
         model.PregnancyTest(D(2026, 9, 8), NEG, CLINIC),
@@ -99,14 +105,14 @@ def test_every_worked_example_gets_its_expected_decision(line):
     ("day", "allowed"), [(D(2026, 11, 16), True), (D(2026, 11, 22), True), (D(2026, 11, 23), False)]
 )
 def test_a_dispense_is_allowed_to_day_7_of_the_window_and_refused_on_day_8(pack, day, allowed):
-    record = us_record(model.Dispense(D(2026, 10, 19), 30), *monthly_fill(D(2026, 11, 16)))
+    record = us_record(model.Dispense(D(2026, 10, 16), 30), *monthly_fill(D(2026, 11, 16)))
     decision = decide(record, "dispense", day, pack)
     assert decision.allowed is allowed
     assert decision.dispense_by == (D(2026, 11, 22) if allowed else None)
 
 
 def test_the_window_closes_at_midnight_eastern_whatever_the_callers_time_zone():
-    record = us_record(model.Dispense(D(2026, 10, 19), 30), *monthly_fill(D(2026, 11, 16)))
+    record = us_record(model.Dispense(D(2026, 10, 16), 30), *monthly_fill(D(2026, 11, 16)))
     # 02:00 UTC on 23 Nov is still 22 Nov (day 7) in New York: allowed.
     late_evening = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)
     assert evaluate(record, "dispense", late_evening, pack="us-ipledge-2026").allowed
@@ -126,7 +132,13 @@ def pre_treatment(*tests: model.PregnancyTest) -> model.CourseRecord:
             model.Prescription(t.specimen_date, 30),
         )
     ]
-    return us_record(*events, model.MedicationGuideAck(tests[-1].specimen_date), first_dose=None)
+    # Enrolled early, so that the 30 days from enrolment do not hide the rules under test.
+    return us_record(
+        *events,
+        model.MedicationGuideAck(tests[-1].specimen_date),
+        first_dose=None,
+        enrolled=D(2026, 8, 1),
+    )
 
 
 def test_the_2023_edition_waits_19_days_after_a_missed_first_window_and_2026_does_not():
@@ -147,7 +159,8 @@ def test_the_2023_edition_waits_19_days_after_a_missed_first_window_and_2026_doe
     ("pack", "setting", "allowed"),
     [
         ("us-ipledge-2023", LAB, True),
-        ("us-ipledge-2023", CLINIC, False),
+        ("us-ipledge-2023", CLINIC, True),  # FDA enforcement discretion (programs.md 1.9)
+        ("us-ipledge-2023", HOME, False),
         ("us-ipledge-2026", CLINIC, True),
         ("us-ipledge-2026", HOME, False),
     ],
@@ -168,7 +181,7 @@ def test_a_confirmation_test_must_come_19_days_after_the_screening_test():
 
 @pytest.mark.parametrize("pack", ["us-ipledge-2023", "us-ipledge-2026"])
 def test_a_home_test_is_accepted_during_treatment(pack):
-    record = us_record(model.Dispense(D(2026, 10, 19), 30), *monthly_fill(D(2026, 11, 16), HOME))
+    record = us_record(model.Dispense(D(2026, 10, 16), 30), *monthly_fill(D(2026, 11, 16), HOME))
     assert decide(record, "dispense", D(2026, 11, 17), pack).allowed
 
 
@@ -202,7 +215,7 @@ def test_one_window_authorises_one_fill():
 )
 def test_us_patients_use_two_methods_or_abstinence(methods, allowed):
     record = dataclasses.replace(
-        us_record(model.Dispense(D(2026, 10, 19), 30), *monthly_fill(D(2026, 11, 16))),
+        us_record(model.Dispense(D(2026, 10, 16), 30), *monthly_fill(D(2026, 11, 16))),
     )
     events = tuple(e for e in record.events if not isinstance(e, model.Contraception))
     record = dataclasses.replace(
@@ -213,7 +226,7 @@ def test_us_patients_use_two_methods_or_abstinence(methods, allowed):
 
 def cannot_become_pregnant(visit: D) -> model.CourseRecord:
     return us_record(
-        model.Dispense(D(2026, 10, 19), 30),
+        model.Dispense(D(2026, 10, 16), 30),
         model.Counselling(visit),
         model.Prescription(visit, 30),
         model.MedicationGuideAck(visit),
@@ -229,7 +242,7 @@ def test_without_pregnancy_potential_the_fill_is_within_30_days_of_the_visit(day
 
 def test_2026_asks_counselling_once_for_patients_who_cannot_become_pregnant():
     record = us_record(
-        model.Dispense(D(2026, 10, 19), 30),
+        model.Dispense(D(2026, 10, 16), 30),
         model.Prescription(D(2026, 11, 20), 30),
         model.MedicationGuideAck(D(2026, 11, 20)),
         can_become_pregnant=False,
@@ -285,7 +298,7 @@ def test_the_uk_needs_the_acknowledgement_of_risk_form_even_without_pregnancy_po
 
 
 def test_without_a_pack_the_one_in_force_on_that_day_applies():
-    record = us_record(model.Dispense(D(2026, 10, 19), 30), *monthly_fill(D(2026, 11, 16)))
+    record = us_record(model.Dispense(D(2026, 10, 16), 30), *monthly_fill(D(2026, 11, 16)))
     assert decide(record, "dispense", D(2026, 11, 17), None).pack == "us-ipledge-2026"
     earlier = us_record(*monthly_fill(D(2026, 11, 10)))
     assert decide(earlier, "prescribe", D(2026, 11, 10), None).pack == "us-ipledge-2023"
@@ -352,10 +365,10 @@ def test_a_pack_with_an_unknown_rule_type_or_key_is_refused(tmp_path, monkeypatc
 # Invariants, for every pack: whatever else holds, these refuse a fill.
 COMPLIANT = {
     RulePack.US_IPLEDGE_2023: lambda: us_record(
-        model.Dispense(D(2026, 10, 19), 30), *monthly_fill(D(2026, 11, 16))
+        model.Dispense(D(2026, 10, 16), 30), *monthly_fill(D(2026, 11, 16))
     ),
     RulePack.US_IPLEDGE_2026: lambda: us_record(
-        model.Dispense(D(2026, 10, 19), 30), *monthly_fill(D(2026, 11, 16))
+        model.Dispense(D(2026, 10, 16), 30), *monthly_fill(D(2026, 11, 16))
     ),
     RulePack.EU_PPP_2018: lambda: eu_record(D(2026, 11, 16), D(2026, 11, 16)),
     RulePack.UK_MHRA_2026: lambda: eu_record(D(2026, 11, 16), D(2026, 11, 16), Jurisdiction.UK),
@@ -400,3 +413,89 @@ def test_no_fill_without_a_negative_test_in_the_window_consent_or_within_30_days
             for e in record.events
         )
         assert not decide(dataclasses.replace(record, events=moved), "dispense", day, pack).allowed
+
+
+def test_the_confirmation_test_comes_30_days_after_enrolment():
+    early = us_record(*monthly_fill(D(2026, 10, 7)), first_dose=None)  # enrolled 8 Sep: day 29
+    decision = decide(early, "start_course", D(2026, 10, 8), "us-ipledge-2026")
+    assert "at least 30 days after enrolment" in next(
+        f.message for f in decision.findings if f.rule == "pregnancy_test.window"
+    )
+    on_time = us_record(*monthly_fill(D(2026, 10, 8)), first_dose=None)
+    assert decide(on_time, "start_course", D(2026, 10, 8), "us-ipledge-2026").allowed
+
+
+def test_a_positive_and_a_negative_test_on_the_same_day_refuse():
+    record = us_record(
+        model.Dispense(D(2026, 10, 16), 30),
+        *monthly_fill(D(2026, 11, 16)),
+        model.PregnancyTest(D(2026, 11, 16), POS, LAB),
+    )
+    assert not decide(record, "dispense", D(2026, 11, 17), "us-ipledge-2026").allowed
+
+
+def test_a_positive_test_during_treatment_is_not_undone_by_a_later_negative_one():
+    record = us_record(
+        model.Dispense(D(2026, 10, 16), 30),
+        model.PregnancyTest(D(2026, 11, 10), POS, HOME),
+        *monthly_fill(D(2026, 11, 16)),
+    )
+    assert not decide(record, "dispense", D(2026, 11, 17), "us-ipledge-2026").allowed
+
+
+def test_two_methods_count_from_the_day_both_are_in_use():
+    record = dataclasses.replace(
+        us_record(*monthly_fill(D(2026, 11, 23)), first_dose=None, enrolled=D(2026, 8, 1))
+    )
+    events = tuple(e for e in record.events if not isinstance(e, model.Contraception))
+    plans = (
+        model.Contraception((ContraceptionMethod.IUD,), D(2026, 8, 1)),
+        model.Contraception((ContraceptionMethod.MALE_CONDOM,), D(2026, 11, 10)),
+    )
+    record = dataclasses.replace(record, events=(*plans, *events))
+    decision = decide(record, "start_course", D(2026, 11, 24), "us-ipledge-2026")
+    assert "used together since 2026-11-10" in next(
+        f.message for f in decision.findings if f.rule == "contraception"
+    )
+
+
+def test_nothing_is_allowed_after_the_last_dose():
+    record = dataclasses.replace(
+        us_record(model.Dispense(D(2026, 10, 16), 30), *monthly_fill(D(2026, 11, 16))),
+        course=model.CourseFacts(Product.CLARAVIS, FIRST_DOSE, last_dose=D(2026, 11, 15)),
+    )
+    assert "course.not_ended" in unmet(
+        decide(record, "dispense", D(2026, 11, 17), "us-ipledge-2026")
+    )
+
+
+def test_no_second_supply_while_the_first_still_covers_the_days():
+    record = cannot_become_pregnant(D(2026, 11, 7))
+    events = (
+        *record.events,
+        model.Dispense(D(2026, 11, 8), 30),
+        model.Prescription(D(2026, 11, 12), 30),
+        model.MedicationGuideAck(D(2026, 11, 12)),
+        model.Counselling(D(2026, 11, 12)),
+    )
+    refused = decide(
+        dataclasses.replace(record, events=events), "dispense", D(2026, 11, 13), "us-ipledge-2026"
+    )
+    assert "supply.no_overlap" in unmet(refused)
+
+
+@pytest.mark.parametrize(
+    ("methods", "allowed"),
+    [
+        ((ContraceptionMethod.IUD,), True),
+        ((ContraceptionMethod.MALE_CONDOM,), False),
+        ((ContraceptionMethod.MALE_CONDOM, ContraceptionMethod.DIAPHRAGM), True),
+    ],
+)
+def test_eu_asks_one_highly_effective_method_or_two_complementary_ones(methods, allowed):
+    record = eu_record(D(2026, 11, 9), D(2026, 11, 9))
+    events = tuple(e for e in record.events if not isinstance(e, model.Contraception))
+    record = dataclasses.replace(
+        record, events=(model.Contraception(methods, D(2026, 10, 1)), *events)
+    )
+    assert decide(record, "prescribe", D(2026, 11, 9), "eu-ppp-2018").allowed is allowed

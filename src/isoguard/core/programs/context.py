@@ -14,6 +14,14 @@ from isoguard.core.vocabulary import Action, PregnancyTestResult
 E = TypeVar("E", bound=model.Event)
 
 
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Return the same day `months` calendar months later, clamped (31 Oct + 1 month: 30 Nov)."""
+    month_index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(month_index, 12)
+    last = (dt.date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month + 1, min(day.day, last))
+
+
 def months_before(day: dt.date, months: int) -> dt.date:
     """Return the same day `months` calendar months earlier (31 March - 1 month: 28/29 Feb)."""
     month_index = day.year * 12 + day.month - 1 - months
@@ -75,7 +83,7 @@ class Context:
     @cached_property
     def reference_day(self) -> dt.date:
         """The day of the visit this action belongs to: the prescription's, else today."""
-        if self.action == Action.DISPENSE and self.prescription is not None:
+        if self.action != Action.PRESCRIBE and self.prescription is not None:
             return self.prescription.date
         return self.today
 
@@ -86,6 +94,24 @@ class Context:
     @cached_property
     def positive_tests(self) -> list[model.PregnancyTest]:
         return [t for t in self.tests if t.result == PregnancyTestResult.POSITIVE]
+
+    @cached_property
+    def blocking_positive(self) -> model.PregnancyTest | None:
+        """Return a positive test that stops everything, if there is one.
+
+        A positive test during or after treatment ends the course (a later negative test does
+        not undo it: the sources give no way back); before treatment, the newest test decides,
+        a positive one winning a same-day tie.
+        """
+        for test in self.positive_tests:
+            if self.first_dose is not None and test.specimen_date >= self.first_dose:
+                return test
+        if self.tests:
+            newest_day = self.tests[-1].specimen_date
+            same_day = [t for t in self.positive_tests if t.specimen_date == newest_day]
+            if same_day:
+                return same_day[0]
+        return None
 
     def is_pre_treatment(self, day: dt.date) -> bool:
         """Return whether `day` is before treatment: no first dose yet, or not after it."""

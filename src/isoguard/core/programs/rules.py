@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from isoguard.core import model
-from isoguard.core.programs.context import Context, months_before
+from isoguard.core.programs.context import Context, add_months
 from isoguard.core.vocabulary import (
+    Action,
     ConsentKind,
     ContraceptionMethod,
     FindingStatus,
@@ -103,9 +104,12 @@ class ConsentOnFile(Rule):
     @dataclass(frozen=True)
     class Params:
         kinds: tuple[ConsentKind, ...]
+        signed_on_or_after: dt.date | None = None
+        """Only forms signed from this day count (a revised form)."""
 
     def check(self, ctx: Context) -> Verdict:
-        signed = {e.kind for e in ctx.past(model.Consent)}
+        since = self.params.signed_on_or_after or dt.date.min
+        signed = {e.kind for e in ctx.past(model.Consent) if e.date >= since}
         missing = [k for k in self.params.kinds if k not in signed]
         names = {
             ConsentKind.INFORMED_CONSENT: "Patient Information/Informed Consent form",
@@ -114,12 +118,14 @@ class ConsentOnFile(Rule):
         }
         if missing:
             listed = ", ".join(names[k] for k in missing)
+            if self.params.signed_on_or_after:
+                listed += f" (the version in use since {_day(since)})"
             return unmet(f"Not signed: {listed}. Record the signed form before going on.")
         return met("Signed: " + ", ".join(names[k] for k in self.params.kinds) + ".")
 
 
 class Contraception(Rule):
-    """Enough methods are in use today (or abstinence, where accepted), started early enough."""
+    """Enough methods used together today (or abstinence, where accepted), long enough before."""
 
     type_name = "contraception"
 
@@ -130,53 +136,93 @@ class Contraception(Rule):
         lead_months: int
         not_counted: tuple[ContraceptionMethod, ...] = ()
 
+    def counted_on(self, ctx: Context, day: dt.date) -> set[ContraceptionMethod]:
+        return {
+            m for e in ctx.past(model.Contraception) if e.covers(day) for m in e.methods
+            if m != ContraceptionMethod.ABSTINENCE and m not in self.params.not_counted
+        }  # fmt: skip
+
+    def abstinent_on(self, ctx: Context, day: dt.date) -> bool:
+        return any(
+            ContraceptionMethod.ABSTINENCE in e.methods and e.covers(day)
+            for e in ctx.past(model.Contraception)
+        )
+
     def check(self, ctx: Context) -> Verdict:
         p = self.params
-        plans = [
-            e for e in ctx.past(model.Contraception)
-            if isinstance(e, model.Contraception) and e.covers(ctx.today)
-        ]  # fmt: skip
-        abstinent = [e for e in plans if ContraceptionMethod.ABSTINENCE in e.methods]
-        counted = {
-            m for e in plans for m in e.methods
-            if m != ContraceptionMethod.ABSTINENCE and m not in p.not_counted
-        }  # fmt: skip
-        if abstinent and p.accept_abstinence:
-            since = min(e.start for e in abstinent)
-            what = "continuous abstinence"
-        elif len(counted) >= p.min_methods:
-            since = min(e.start for e in plans if set(e.methods) & counted)
-            what = f"{len(counted)} method(s): {', '.join(sorted(counted))}"
-        else:
+        today = ctx.today
+
+        def enough(day: dt.date) -> bool:
+            if p.accept_abstinence and self.abstinent_on(ctx, day):
+                return True
+            return bool(len(self.counted_on(ctx, day)) >= p.min_methods)
+
+        if not enough(today):
             needed = f"{p.min_methods} method(s) of contraception used together"
             if p.accept_abstinence:
                 needed += ", or continuous abstinence"
-            found = ", ".join(sorted(counted)) or "none"
+            found = ", ".join(sorted(self.counted_on(ctx, today))) or "none"
             extra = ""
-            if abstinent:
+            if self.abstinent_on(ctx, today) and not p.accept_abstinence:
                 extra = " Abstinence is not accepted in place of contraception in this programme."
-            if any(m in p.not_counted for e in plans for m in e.methods):
+            in_use = {
+                m for e in ctx.past(model.Contraception) if e.covers(today) for m in e.methods
+            }
+            if in_use & set(p.not_counted):
                 extra += " A progestin-only pill does not count as a method here."
             return unmet(f"Needed: {needed}; in use today: {found}.{extra}")
-        if ctx.is_pre_treatment(ctx.today) and p.lead_months:
+        # The first day of the unbroken stretch, up to today, in which the requirement held.
+        first_start = min(e.start for e in ctx.past(model.Contraception))
+        since = today
+        while since > first_start and enough(since - D(days=1)):
+            since -= D(days=1)
+        if p.accept_abstinence and self.abstinent_on(ctx, today):
+            what = "continuous abstinence"
+        else:
+            what = ", ".join(sorted(self.counted_on(ctx, today)))
+        if ctx.is_pre_treatment(today) and p.lead_months:
             reference = _confirmation_day(ctx)
-            earliest = months_before(reference, p.lead_months)
-            if since > earliest:
+            ready = add_months(since, p.lead_months)
+            if ready > reference:
                 return unmet(
-                    f"Contraception ({what}) started on {_day(since)}, less than {p.lead_months} "
-                    f"month(s) before {_day(reference)}; it must start by {_day(earliest)}. "
-                    f"Repeat the test on or after {_day(_months_after(since, p.lead_months))}.",
-                    deadline=_months_after(since, p.lead_months),
+                    f"Contraception ({what}) has been used together since {_day(since)}, less "
+                    f"than {p.lead_months} month(s) before {_day(reference)}. The test (and the "
+                    f"first dose) can follow on or after {_day(ready)}.",
+                    deadline=ready,
                 )
-        return met(f"In use today: {what}, since {_day(since)}.")
+        return met(f"In use today: {what}, together since {_day(since)}.")
 
 
-def _months_after(day: dt.date, months: int) -> dt.date:
-    # The first day that is at least `months` calendar months after `day`.
-    candidate = day + D(days=28 * months)
-    while months_before(candidate, months) < day:
-        candidate += D(days=1)
-    return candidate
+class ContraceptionEffective(Rule):
+    """At least `min_effective` highly effective methods, unless `or_methods` are used together."""
+
+    type_name = "contraception_effective"
+
+    @dataclass(frozen=True)
+    class Params:
+        effective_methods: tuple[ContraceptionMethod, ...]
+        min_effective: int
+        or_methods: int = 0
+        """This many methods of any kind together also suffice (0: never)."""
+
+    def check(self, ctx: Context) -> Verdict:
+        p = self.params
+        methods = {
+            m for e in ctx.past(model.Contraception) if e.covers(ctx.today) for m in e.methods
+        }
+        if ContraceptionMethod.ABSTINENCE in methods:
+            return met("Abstinence: judged by the contraception rule.")
+        effective = methods & set(p.effective_methods)
+        if len(effective) >= p.min_effective:
+            return met(f"Highly effective method in use: {', '.join(sorted(effective))}.")
+        if p.or_methods and len(methods) >= p.or_methods:
+            return met(f"{len(methods)} complementary methods used together.")
+        listed = ", ".join(m.value for m in p.effective_methods)
+        alternative = f", or {p.or_methods} complementary methods together" if p.or_methods else ""
+        return unmet(
+            f"At least one highly effective method ({listed}){alternative} is needed; "
+            f"in use: {', '.join(sorted(methods)) or 'none'}."
+        )
 
 
 def _confirmation_day(ctx: Context) -> dt.date:
@@ -186,11 +232,12 @@ def _confirmation_day(ctx: Context) -> dt.date:
 
 
 class PregnancyTestWindow(Rule):
-    """US: a negative test opens a window (specimen date = day 1) in which one fill may happen.
+    """US: a negative test opens a window (specimen date = day 1) for one prescription and fill.
 
     Before treatment the tests must be in the settings the edition allows, the confirmation test
-    at least `days_after_screening` after the screening test, and in the 2023 edition a test
-    after a missed first window at least `missed_window_wait_days` after the missed one.
+    at least `days_after_screening` after the screening test and `days_after_enrolment` after
+    enrolment, and in the 2023 edition a test after a missed first window at least
+    `missed_window_wait_days` after the missed one.
     """
 
     type_name = "pregnancy_test_window"
@@ -203,19 +250,23 @@ class PregnancyTestWindow(Rule):
         treatment_settings: tuple[PregnancyTestSetting, ...]
         days_after_screening: int
         missed_window_wait_days: int
+        days_after_enrolment: int = 0
 
     def check(self, ctx: Context) -> Verdict:
         p = self.params
+        positive = ctx.blocking_positive
+        if positive is not None:
+            return unmet(
+                f"The pregnancy test of {_day(positive.specimen_date)} is positive: do not "
+                "prescribe or dispense. The patient stops isotretinoin and is referred."
+            )
         if not ctx.tests:
             return unmet("No pregnancy test is on record: a negative test is needed first.")
         latest = ctx.tests[-1]
-        if latest.result == PregnancyTestResult.POSITIVE:
-            return unmet(
-                f"The pregnancy test of {_day(latest.specimen_date)} is positive: do not prescribe "
-                "or dispense. The patient stops isotretinoin and is referred."
-            )
         last_day = latest.specimen_date + D(days=p.window_days - 1)
-        if ctx.today > last_day:
+        used = [d for d in ctx.dispenses if latest.specimen_date <= d.date <= last_day]
+        started_on_a_fill = ctx.action == Action.START_COURSE and used
+        if ctx.today > last_day and not started_on_a_fill:
             return unmet(
                 f"The window of the {_day(latest.specimen_date)} test closed on {_day(last_day)} "
                 f"(day {p.window_days}, counting the specimen date as day 1). A new negative test "
@@ -225,20 +276,29 @@ class PregnancyTestWindow(Rule):
         problem = self._test_problem(ctx, latest)
         if problem:
             return unmet(problem)
-        used = [d for d in ctx.dispenses if d.date >= latest.specimen_date]
-        if ctx.action == "dispense" and used:
+        rx = ctx.prescription
+        in_window = rx is not None and latest.specimen_date <= rx.date <= last_day
+        if ctx.action != Action.START_COURSE and rx is not None and not in_window:
+            return unmet(
+                f"The prescription of {_day(rx.date)} was not written in the window of the "
+                f"{_day(latest.specimen_date)} test ({_day(latest.specimen_date)} to "
+                f"{_day(last_day)}): a negative test comes before every prescription. Write "
+                "a new prescription in the window."
+            )
+        if ctx.action in (Action.DISPENSE, Action.PRESCRIBE) and used:
             return unmet(
                 f"The window of the {_day(latest.specimen_date)} test was already used by the "
                 f"dispense of {_day(used[0].date)}: one fill per test and prescription. The next "
                 "fill needs a new test and prescription."
             )
         day = (ctx.today - latest.specimen_date).days + 1
-        verdict = met(
+        return Verdict(
+            True,
             f"Negative {latest.setting.value} test of {_day(latest.specimen_date)}: today is day "
             f"{day} of {p.window_days}; do not dispense after {_day(last_day)}.",
             deadline=last_day,
+            dispense_by=last_day,
         )
-        return Verdict(True, verdict.message, last_day, dispense_by=last_day)
 
     def _test_problem(self, ctx: Context, test: model.PregnancyTest) -> str:
         p = self.params
@@ -275,21 +335,35 @@ class PregnancyTestWindow(Rule):
                 f"the screening test of {_day(screening.specimen_date)}: on or after "
                 f"{_day(first)}."
             )
+        enrolled = ctx.past(model.Enrolled)
+        if p.days_after_enrolment and enrolled:
+            first = enrolled[0].date + D(days=p.days_after_enrolment)
+            if test.specimen_date < first:
+                return (
+                    f"The confirmation test must be at least {p.days_after_enrolment} days "
+                    f"after enrolment ({_day(enrolled[0].date)}): on or after {_day(first)}."
+                )
         if p.missed_window_wait_days:
-            earlier = before[1:-1]
-            for missed in reversed(earlier):
-                window_end = missed.specimen_date + D(days=p.window_days - 1)
-                filled = any(missed.specimen_date <= d.date <= window_end for d in ctx.dispenses)
-                if window_end < test.specimen_date and not filled:
-                    first = missed.specimen_date + D(days=p.missed_window_wait_days)
-                    if test.specimen_date < first:
-                        return (
-                            f"The first window (test of {_day(missed.specimen_date)}) was missed, "
-                            f"so the next test must be at least {p.missed_window_wait_days} days "
-                            f"after it, on or after {_day(first)}; the "
-                            f"{_day(test.specimen_date)} test cannot open a window."
-                        )
-                    break
+            return self._missed_window_problem(ctx, before, test)
+        return ""
+
+    def _missed_window_problem(
+        self, ctx: Context, before: list[model.PregnancyTest], test: model.PregnancyTest
+    ) -> str:
+        p = self.params
+        for missed in reversed(before[1:-1]):
+            window_end = missed.specimen_date + D(days=p.window_days - 1)
+            filled = any(missed.specimen_date <= d.date <= window_end for d in ctx.dispenses)
+            if window_end < test.specimen_date and not filled:
+                first = missed.specimen_date + D(days=p.missed_window_wait_days)
+                if test.specimen_date < first:
+                    return (
+                        f"The first window (test of {_day(missed.specimen_date)}) was missed, so "
+                        f"the next test must be at least {p.missed_window_wait_days} days after "
+                        f"it, on or after {_day(first)}; the {_day(test.specimen_date)} test "
+                        "cannot open a window."
+                    )
+                break
         return ""
 
 
@@ -470,10 +544,11 @@ class TestBeforePrescription(Rule):
 
     def check(self, ctx: Context) -> Verdict:
         visit = ctx.reference_day
-        if ctx.positive_tests and ctx.positive_tests[-1] is ctx.latest_test:
+        positive = ctx.blocking_positive
+        if positive is not None:
             return unmet(
-                f"The pregnancy test of {_day(ctx.positive_tests[-1].specimen_date)} is "
-                "positive: do not prescribe or dispense; refer the patient."
+                f"The pregnancy test of {_day(positive.specimen_date)} is positive: do "
+                "not prescribe or dispense; refer the patient."
             )
         earliest = visit - D(days=self.params.max_days_before)
         fitting = [
@@ -494,22 +569,76 @@ class TestBeforePrescription(Rule):
         )
 
 
-class AssessmentBeforeStart(Rule):
-    """UK: mental health (and sexual function) assessed before treatment starts."""
+class MentalHealthAssessment(Rule):
+    """UK: mental health (and sexual function) assessed before starting and at each follow-up."""
 
-    type_name = "assessment_before_start"
+    type_name = "mental_health_assessment"
+
+    @dataclass(frozen=True)
+    class Params:
+        days: int
+        """At follow-ups, an assessment within this many days before the visit."""
+
+    def check(self, ctx: Context) -> Verdict:
+        assessed = [e.on for e in ctx.past(model.MoodAssessment)]
+        started = not ctx.is_pre_treatment(ctx.today) or bool(ctx.dispenses)
+        if not started:
+            if assessed:
+                return met(f"Mental health assessed on {_day(assessed[-1])}, before starting.")
+            return unmet(
+                "No mental-health assessment is recorded before starting: assess mental "
+                "health and sexual function, then record it."
+            )
+        # At this follow-up: after the previous visit (prescription), and recent enough.
+        earlier = [e.date for e in ctx.past(model.Prescription) if e.date < ctx.reference_day]
+        since = ctx.reference_day - D(days=self.params.days)
+        if earlier:
+            since = max(since, earlier[-1] + D(days=1))
+        recent = [d for d in assessed if since <= d <= ctx.today]
+        if recent:
+            return met(f"Mental health assessed at follow-up on {_day(recent[-1])}.")
+        return unmet(
+            f"No mental-health assessment since {_day(since)}: assess mental health and "
+            "sexual function at this follow-up and record it."
+        )
+
+
+class CourseNotEnded(Rule):
+    """No prescription, fill or start after the course's last dose: a new course starts afresh."""
+
+    type_name = "course_not_ended"
     Params = NoParams
 
     def check(self, ctx: Context) -> Verdict:
-        if not ctx.is_pre_treatment(ctx.today) or ctx.dispenses:
-            return met("Treatment has started; follow-up assessments continue at each visit.")
-        assessed = ctx.past(model.MoodAssessment)
-        if assessed:
-            return met(f"Mental health assessed on {_day(assessed[-1].on)}.")
-        return unmet(
-            "No mental-health assessment is recorded before starting: assess mental "
-            "health and sexual function, then record it."
-        )
+        last = ctx.record.course.last_dose
+        if last is not None and last <= ctx.today:
+            return unmet(
+                f"The course ended with its last dose on {_day(last)}. Another course "
+                "starts with screening and its own pre-treatment tests."
+            )
+        return met("The course is under way.")
+
+
+class SupplyOverlap(Rule):
+    """No fill while the supply of the previous fill still covers today (no refills)."""
+
+    type_name = "supply_overlap"
+    Params = NoParams
+
+    def check(self, ctx: Context) -> Verdict:
+        if not ctx.dispenses:
+            return met("No earlier fill.")
+        last = ctx.dispenses[-1]
+        covered_until = last.date + D(days=last.days_supply - 1)
+        if ctx.today <= covered_until:
+            next_day = covered_until + D(days=1)
+            return unmet(
+                f"The fill of {_day(last.date)} ({last.days_supply} days) covers until "
+                f"{_day(covered_until)}: no second supply for the same days. The next "
+                f"fill can be on or after {_day(next_day)}.",
+                deadline=next_day,
+            )
+        return met(f"The previous fill ({_day(last.date)}) covered until {_day(covered_until)}.")
 
 
 RULE_TYPES: dict[str, type[Rule]] = {
@@ -517,7 +646,8 @@ RULE_TYPES: dict[str, type[Rule]] = {
     for cls in (
         MinimumAge, Enrolled, ConsentOnFile, Contraception, PregnancyTestWindow, VisitWindow,
         Counselling, Comprehension, MedicationGuideEachFill, SupplyLimit, PrescriptionToFill,
-        PrescriptionValidity, TestBeforePrescription, AssessmentBeforeStart,
+        PrescriptionValidity, TestBeforePrescription, MentalHealthAssessment, CourseNotEnded,
+        SupplyOverlap, ContraceptionEffective,
     )
 }  # fmt: skip
 
