@@ -119,3 +119,17 @@ def test_the_calendar_lists_the_dose_times_and_the_test_after_the_course(demo, c
     assert "Swallow each capsule whole" in str(dose["description"])
     last = next(e for e in events if "projected last dose" in str(e["summary"]))
     assert last.decoded("dtstart") > timezone.localdate() + dt.timedelta(days=30)
+
+
+def test_the_patient_and_the_clinic_see_what_is_due_next(db, client):
+    create_demo(timezone.localdate())
+    login(client, "erin")  # took her last dose 30 days ago
+    text = client.get(reverse("home")).content.decode()
+    assert 'data-obligation="post_course_test"' in text
+    assert 'data-obligation="contraception_continues"' in text
+    login(client, "dr.rivera")
+    from isoguard.patients.models import Patient
+
+    alice = Patient.objects.get(given_name="Alice")
+    text = client.get(reverse("patient_detail", args=[alice.pk])).content.decode()
+    assert 'data-obligation="next_prescription"' in text

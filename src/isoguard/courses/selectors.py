@@ -45,3 +45,15 @@ def patient_record(patient: Patient, *, today: datetime.date) -> dict[str, objec
         "pregnancy_tests": list(patient.pregnancy_tests.all()[:12]),
         "labs": list(patient.labs.all()[:12]),
     }
+
+
+def course_timeline(course: Course) -> tuple[object, ...]:
+    """Return what is outstanding on the course now: who does what, by when (soonest first)."""
+    from django.utils import timezone
+
+    from isoguard.core.programs.obligations import obligations
+    from isoguard.courses.convert import course_record
+
+    if course.status in ("screening",):
+        return ()
+    return obligations(course_record(course), timezone.now(), pack=course.rule_pack)

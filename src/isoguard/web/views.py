@@ -71,6 +71,9 @@ def home(request: HttpRequest) -> HttpResponse:
                 context.update(
                     active_course=active, **progress_context(active, timezone.localdate())
                 )
+            latest = patient.courses.order_by("-number").first()
+            if latest is not None:
+                context["timeline"] = course_selectors.course_timeline(latest)
             context.update(
                 patient=patient,
                 screening=screenings_of(patient).first(),
@@ -96,6 +99,8 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         return render(request, "isoguard/patient_pharmacy.html", context)
     context.update(course_selectors.patient_record(patient, today=timezone.localdate()))
     context["screenings"] = list(screenings_of(patient)[:10])
+    latest = patient.courses.order_by("-number").first()
+    context["timeline"] = course_selectors.course_timeline(latest) if latest else ()
     return render(request, "isoguard/patient_detail.html", context)
 
 

@@ -40,6 +40,13 @@ class PackHeader:
     time_zone_note: str
     status: Status
     source: str
+    post_course_test_months: int
+    post_course_test_weeks: int
+    post_course_source: str
+    contraception_after_months: int
+    contraception_after_source: str
+    monthly_test_source: str
+    fill_window_source: str
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,128 @@
+"""What is due next on a course, by when, and for whom: the programme's timeline.
+
+The timeline is read off the same record and pack as the decisions: the next test, prescription
+and fill while a course runs, the window that is closing, and after the last dose the test one
+month later and the end of the contraception period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from isoguard.core import model
+from isoguard.core.programs.context import Context, add_months
+from isoguard.core.programs.packs import Pack, load_pack
+from isoguard.core.vocabulary import Action, FindingStatus, RulePack
+
+D = dt.timedelta
+
+
+@dataclass(frozen=True)
+class Obligation:
+    id: str
+    who: str
+    """patient, prescriber or pharmacist"""
+    what: str
+    due: dt.date
+    status: FindingStatus
+    """due, or overdue once the day has passed"""
+    source: str
+
+
+def obligations(
+    record: model.CourseRecord, as_of: dt.datetime, *, pack: RulePack | str
+) -> tuple[Obligation, ...]:
+    """Return what is outstanding on `as_of`, soonest first."""
+    loaded = load_pack(pack)
+    header = loaded.header
+    ctx = Context(record, Action.DISPENSE, as_of, header.time_zone)
+    today = ctx.today
+    items: list[Obligation] = []
+
+    def add(id_: str, who: str, what: str, due: dt.date, source: str) -> None:
+        status = FindingStatus.OVERDUE if due < today else FindingStatus.DUE
+        items.append(Obligation(id_, who, what, due, status, source))
+
+    last_dose = record.course.last_dose
+    if last_dose is not None:
+        if ctx.can_become_pregnant:
+            test_due = _after(
+                last_dose, header.post_course_test_months, header.post_course_test_weeks
+            )
+            tested = [t for t in ctx.tests if t.specimen_date >= test_due - D(days=3)]
+            if not tested:
+                add(
+                    "post_course_test",
+                    "patient",
+                    f"Pregnancy test after the last dose (on {test_due.isoformat()})",
+                    test_due,
+                    header.post_course_source,
+                )
+            contraception_end = add_months(last_dose, header.contraception_after_months)
+            if today <= contraception_end:
+                add(
+                    "contraception_continues",
+                    "patient",
+                    f"Keep using contraception until {contraception_end.isoformat()}",
+                    contraception_end,
+                    header.contraception_after_source,
+                )
+        return _sorted(items)
+
+    if ctx.dispenses:
+        last = ctx.dispenses[-1]
+        supply_ends = last.date + D(days=last.days_supply)
+        if ctx.can_become_pregnant:
+            add(
+                "next_pregnancy_test",
+                "patient",
+                "Pregnancy test before the next prescription",
+                supply_ends - D(days=3),
+                header.monthly_test_source,
+            )
+        add(
+            "next_prescription",
+            "prescriber",
+            "Next month's visit and prescription (the current supply runs out)",
+            supply_ends,
+            header.monthly_test_source,
+        )
+    rx = ctx.prescription
+    if rx is not None and not any(d.date >= rx.date for d in ctx.dispenses):
+        decision_window = _fill_deadline(ctx, rx, loaded)
+        if decision_window is not None:
+            add(
+                "fill_window_closes",
+                "pharmacist",
+                f"Dispense the prescription of {rx.date.isoformat()} by "
+                f"{decision_window.isoformat()}, or it expires",
+                decision_window,
+                header.fill_window_source,
+            )
+    return _sorted(items)
+
+
+def _after(day: dt.date, months: int, weeks: int) -> dt.date:
+    return add_months(day, months) + D(weeks=weeks)
+
+
+def _fill_deadline(ctx: Context, rx: model.Prescription, pack: Pack) -> dt.date | None:
+    """The last day the waiting prescription may be filled, as the pack counts it."""
+    for pack_rule in pack.rules:
+        params = pack_rule.rule.params
+        if pack_rule.spec.type == "pregnancy_test_window" and ctx.can_become_pregnant and ctx.tests:
+            return ctx.tests[-1].specimen_date + D(days=params.window_days - 1)
+        if pack_rule.spec.type in ("visit_window", "prescription_validity"):
+            applies = pack_rule.spec.applies_to
+            if (
+                applies == "everyone"
+                or (applies == "can_become_pregnant") == ctx.can_become_pregnant
+            ):
+                days = params.days
+                return rx.date + D(days=days - 1)
+    return None
+
+
+def _sorted(items: list[Obligation]) -> tuple[Obligation, ...]:
+    return tuple(sorted(items, key=lambda o: (o.due, o.id)))
