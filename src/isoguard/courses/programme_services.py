@@ -46,7 +46,7 @@ def engine_decision(
     )  # fmt: skip
 
 
-def _stored(
+def decision_store(
     decision: model.Decision,
     course: Course,
     prescription: Prescription | None,
@@ -93,7 +93,7 @@ def dispense_authorisation(
     rx = _pharmacy_prescription(user, prescription_id, "authorise_dispense", request)
     now = timezone.now()
     decision = engine_decision(rx.course, Action.DISPENSE, now)
-    stored = _stored(decision, rx.course, rx, user, now)
+    stored = decision_store(decision, rx.course, rx, user, now)
     audit_record(
         actor=user,
         action="authorise_dispense",
