@@ -5,7 +5,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from isoguard.api.v1 import api
-from isoguard.web import dosing_views, pharmacy_views, programme_views, screening_views, views
+from isoguard.web import (
+    checklist_views,
+    dosing_views,
+    pharmacy_views,
+    programme_views,
+    screening_views,
+    views,
+)
 
 admin.site.site_header = "isoguard administration"
 
@@ -27,6 +34,7 @@ urlpatterns = [
     ),
     path("courses/<int:course_id>/dose/", dosing_views.dose_plan_page, name="dose_plan"),
     path("courses/<int:course_id>/programme/", programme_views.programme_page, name="programme"),
+    path("courses/<int:course_id>/checklist/", checklist_views.checklist_page, name="checklist"),
     path("courses/<int:course_id>/diary/", dosing_views.diary_page, name="diary"),
     path(
         "courses/<int:course_id>/diary/record/",
