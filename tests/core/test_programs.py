@@ -499,3 +499,61 @@ def test_eu_asks_one_highly_effective_method_or_two_complementary_ones(methods, 
         record, events=(model.Contraception(methods, D(2026, 10, 1)), *events)
     )
     assert decide(record, "prescribe", D(2026, 11, 9), "eu-ppp-2018").allowed is allowed
+
+
+@pytest.mark.parametrize(("birth", "allowed"), [(D(2014, 11, 18), False), (D(2014, 11, 17), True)])
+def test_the_patient_is_12_on_the_day(birth, allowed):
+    record = dataclasses.replace(
+        us_record(model.Dispense(D(2026, 10, 16), 30), *monthly_fill(D(2026, 11, 16))),
+        patient=model.PatientFacts(birth, True),
+    )
+    decision = decide(record, "dispense", D(2026, 11, 17), "us-ipledge-2026")
+    assert ("age.minimum" in unmet(decision)) is not allowed
+
+
+def test_the_comprehension_questions_come_after_the_windows_test():
+    fill = [e for e in monthly_fill(D(2026, 11, 16)) if not isinstance(e, model.Comprehension)]
+    record = us_record(
+        model.Dispense(D(2026, 10, 16), 30),
+        *fill,
+        model.Comprehension(D(2026, 11, 15), passed=True),
+    )  # the day before
+    assert unmet(decide(record, "dispense", D(2026, 11, 17), "us-ipledge-2026")) == {
+        "comprehension"
+    }
+
+
+def test_a_prescription_already_dispensed_is_not_filled_again():
+    record = us_record(*monthly_fill(D(2026, 11, 16)), model.Dispense(D(2026, 11, 16), 30))
+    decision = decide(record, "dispense", D(2026, 11, 17), "us-ipledge-2026")
+    assert "prescription.to_fill" in unmet(decision)
+
+
+def test_the_uk_asks_a_mental_health_assessment_at_each_follow_up():
+    record = eu_record(
+        D(2026, 11, 9),
+        D(2026, 11, 9),
+        Jurisdiction.UK,
+        model.Dispense(D(2026, 11, 10), 30),
+        model.PregnancyTest(D(2026, 12, 8), NEG, CLINIC),
+        model.Counselling(D(2026, 12, 8)),
+        model.Prescription(D(2026, 12, 8), 30),
+    )
+    decision = decide(record, "prescribe", D(2026, 12, 8), "uk-mhra-2026")
+    assert "assessment.mental_health" in unmet(decision)
+    assessed = dataclasses.replace(
+        record, events=(*record.events, model.MoodAssessment("phq9", 1, D(2026, 12, 8)))
+    )
+    assert decide(assessed, "prescribe", D(2026, 12, 8), "uk-mhra-2026").allowed
+
+
+def test_the_uk_acknowledgement_of_risk_form_must_be_the_revised_one():
+    record = eu_record(D(2026, 11, 9), D(2026, 11, 9), Jurisdiction.UK)
+    old_form = tuple(
+        dataclasses.replace(e, date=D(2025, 12, 1)) if isinstance(e, model.Consent) else e
+        for e in record.events
+    )
+    decision = decide(
+        dataclasses.replace(record, events=old_form), "prescribe", D(2026, 11, 9), "uk-mhra-2026"
+    )
+    assert "consent.acknowledgement" in unmet(decision)
