@@ -4,35 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from isoguard.accounts.models import User
-from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
 from isoguard.core.comprehension import Question, Result, questions_for, score
 from isoguard.core.vocabulary import Jurisdiction, MonthlyCheckKind, Role
 from isoguard.courses.models import Course, MedicationGuideAck, MonthlyCheck, Prescription
-from isoguard.patients.access import patient_for
+from isoguard.patients.access import patient_for, require_role
 
 PATIENT_ROLES = (Role.PATIENT, Role.GUARDIAN)
 
 
 def patients_course(user: User, course_id: int, action: str, request: HttpRequest | None) -> Course:
+    """Return the course if `user` is its patient or their guardian (audited either way)."""
     course = Course.objects.select_related("patient").get(pk=course_id)
-    if user.role not in PATIENT_ROLES:
-        audit_record(
-            actor=user,
-            action=action,
-            obj=course,
-            patient_id=course.patient_id,
-            outcome=AuditEvent.Outcome.REFUSED,
-            request=request,
-            reason="the monthly checklist is the patient's (or guardian's)",
-        )
-        raise PermissionDenied("The monthly checklist is for the patient or their guardian.")
+    require_role(
+        user,
+        PATIENT_ROLES,
+        action=action,
+        obj=course,
+        patient_id=course.patient_id,
+        request=request,
+    )
     patient_for(user, course.patient_id, action=action, request=request)
     return course
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_CEILING, Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -40,7 +40,7 @@ from isoguard.courses.models import (
     ProgrammeDecision,
 )
 from isoguard.courses.programme_services import decision_store, engine_decision
-from isoguard.patients.access import patient_for
+from isoguard.patients.access import patient_for, require_role
 from isoguard.patients.models import PregnancyPotential
 
 CLINIC_ROLES = (Role.PRESCRIBER, Role.CLINIC_STAFF)
@@ -50,19 +50,9 @@ def _course_for(
     user: User, course_id: int, action: str, roles: tuple[Role, ...], request: HttpRequest | None
 ) -> Course:
     course = Course.objects.select_related("patient").get(pk=course_id)
-    if user.role not in roles:
-        audit_record(
-            actor=user,
-            action=action,
-            obj=course,
-            patient_id=course.patient_id,
-            outcome=AuditEvent.Outcome.REFUSED,
-            request=request,
-            reason=f"only {' or '.join(r.value for r in roles)} may do this",
-        )
-        raise PermissionDenied(
-            f"Only a {' or '.join(r.value.replace('_', ' ') for r in roles)} may do this."
-        )
+    require_role(
+        user, roles, action=action, obj=course, patient_id=course.patient_id, request=request
+    )
     patient_for(user, course.patient_id, action=action, request=request)
     return course
 

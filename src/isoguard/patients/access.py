@@ -10,6 +10,7 @@ Every view of a record, and every refusal, goes to the audit trail.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -84,3 +85,28 @@ def patient_for(
         raise PermissionDenied("You may not see this patient's record.")
     audit_record(actor=user, action=action, obj=patient, patient_id=patient.pk, request=request)
     return patient
+
+
+def require_role(
+    user: User,
+    roles: tuple[Role, ...],
+    *,
+    action: str,
+    obj: Any,
+    patient_id: int,
+    request: HttpRequest | None = None,
+) -> None:
+    """Refuse, and audit the refusal, unless `user` has one of `roles`."""
+    if user.role in roles:
+        return
+    names = " or ".join(r.value.replace("_", " ") for r in roles)
+    audit_record(
+        actor=user,
+        action=action,
+        obj=obj,
+        patient_id=patient_id,
+        outcome=AuditEvent.Outcome.REFUSED,
+        reason=f"only a {names} may do this",
+        request=request,
+    )
+    raise PermissionDenied(f"Only a {names} may do this.")
