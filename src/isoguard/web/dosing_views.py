@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,9 @@ from django.views.decorators.http import require_POST
 
 from isoguard.accounts.models import User
 from isoguard.core.dosing import DosingError
+from isoguard.core.programs.obligations import obligations
 from isoguard.core.vocabulary import DoseTime, Role
+from isoguard.courses.convert import course_record
 from isoguard.courses.dosing_selectors import course_progress, dose_plan_in_force
 from isoguard.courses.dosing_services import diary_record, dose_plan_set
 from isoguard.courses.models import Course, DosePlan
@@ -197,17 +200,23 @@ def course_calendar_file(request: HttpRequest, course_id: int) -> HttpResponse:
             "The day the course is projected to reach its cumulative target.",
         )
     ]
-    potential = course.patient.pregnancy_potential_assessments.first()
-    if potential is not None and potential.can_become_pregnant:
-        after = end + dt.timedelta(days=30)
-        steps.append(
-            DatedStep(
-                after,
-                "Pregnancy test one month after the last dose",
-                "The programme asks for a pregnancy test one month after the last "
-                "dose; keep using contraception until then.",
-            )
+    # What is due now, and what will be due once the course ends on the projected day: the
+    # same timeline the pages show (isoguard.core.programs.obligations).
+    record = course_record(course)
+    ended = dataclasses.replace(record, course=dataclasses.replace(record.course, last_dose=end))
+    day_after = (
+        timezone.now()
+        if end < today
+        else dt.datetime.combine(
+            end + dt.timedelta(days=1), dt.time(12), tzinfo=timezone.get_current_timezone()
         )
+    )
+    for item in (
+        *obligations(record, timezone.now(), pack=course.rule_pack),
+        *obligations(ended, day_after, pack=course.rule_pack),
+    ):
+        if item.who == "patient":
+            steps.append(DatedStep(item.due, item.what, f"Source: {item.source}"))
     body = course_calendar(
         course_uid=f"course-{course.pk}", time_zone=str(timezone.get_current_timezone()),
         first_day=max(today, course.first_dose_on or today), last_day=end,
