@@ -113,7 +113,7 @@ def _fill_deadline(ctx: Context, rx: model.Prescription, pack: Pack) -> dt.date 
         params = pack_rule.rule.params
         if pack_rule.spec.type == "pregnancy_test_window" and ctx.can_become_pregnant and ctx.tests:
             return ctx.tests[-1].specimen_date + D(days=params.window_days - 1)
-        if pack_rule.spec.type in ("visit_window", "prescription_validity"):
+        if pack_rule.spec.type == "prescription_validity":
             applies = pack_rule.spec.applies_to
             if (
                 applies == "everyone"

@@ -367,33 +367,6 @@ class PregnancyTestWindow(Rule):
         return ""
 
 
-class VisitWindow(Rule):
-    """A fill within `days` of the office visit (the prescription date is day 1)."""
-
-    type_name = "visit_window"
-
-    @dataclass(frozen=True)
-    class Params:
-        days: int
-
-    def check(self, ctx: Context) -> Verdict:
-        rx = ctx.prescription
-        if rx is None:
-            return unmet("No prescription to fill.")
-        last_day = rx.date + D(days=self.params.days - 1)
-        if ctx.today > last_day:
-            return unmet(
-                f"The {self.params.days}-day pickup window of the visit of {_day(rx.date)} "
-                f"closed on {_day(last_day)}: a new visit and prescription are needed.",
-                deadline=last_day,
-            )
-        return met(
-            f"Within {self.params.days} days of the visit of {_day(rx.date)} (until "
-            f"{_day(last_day)}).",
-            deadline=last_day,
-        )
-
-
 class Counselling(Rule):
     """Counselling is documented: within `days` before the visit, or once (`once_only`)."""
 
@@ -508,7 +481,7 @@ class PrescriptionToFill(Rule):
 
 
 class PrescriptionValidity(Rule):
-    """EU/UK: the prescription is dispensed within `days` of its date (the date is day 1)."""
+    """The prescription is dispensed within `days` of its date (the visit; the date is day 1)."""
 
     type_name = "prescription_validity"
 
@@ -644,7 +617,7 @@ class SupplyOverlap(Rule):
 RULE_TYPES: dict[str, type[Rule]] = {
     cls.type_name: cls
     for cls in (
-        MinimumAge, Enrolled, ConsentOnFile, Contraception, PregnancyTestWindow, VisitWindow,
+        MinimumAge, Enrolled, ConsentOnFile, Contraception, PregnancyTestWindow,
         Counselling, Comprehension, MedicationGuideEachFill, SupplyLimit, PrescriptionToFill,
         PrescriptionValidity, TestBeforePrescription, MentalHealthAssessment, CourseNotEnded,
         SupplyOverlap, ContraceptionEffective,
