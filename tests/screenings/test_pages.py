@@ -8,6 +8,7 @@ from isoguard.audit.models import AuditEvent
 from isoguard.patients.models import Allergy
 from isoguard.screenings.models import Screening
 from isoguard.screenings.services import screening_run
+from tests.conftest import page_text
 
 FORM = {
     "diagnosis": "severe_recalcitrant_nodular_acne",
@@ -98,7 +99,7 @@ def test_the_patient_sees_a_plain_summary_on_their_home(world, client):
         },
     )
     client.force_login(world.alice_user)
-    text = client.get(reverse("home")).content.decode()
+    text = page_text(client.get(reverse("home")))
     assert "Yes, with some things to watch" in text
     assert "Never share your capsules" in text
     assert "rxreasoner" not in text  # sources are for the clinic, not the patient's page

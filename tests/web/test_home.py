@@ -7,13 +7,14 @@ from django.urls import reverse
 
 from isoguard.audit.models import AuditEvent
 from isoguard.patients.access import patients_visible_to
+from tests.conftest import page_text
 
 
 def home_text(client, user) -> str:
     client.force_login(user)
     response = client.get(reverse("home"))
     assert response.status_code == 200
-    return response.content.decode()
+    return page_text(response)
 
 
 def test_the_prescriber_home_lists_their_clinics_patients_only(world, client):
