@@ -184,7 +184,47 @@ def check_command(argv: list[str]) -> None:
         )
 
 
+def triage_command(argv: list[str]) -> None:
+    """`isoguard triage TEXT` or `isoguard triage --jsonl FILE`: triage what patients wrote."""
+    from isoguard.core.triage import triage
+
+    parser = argparse.ArgumentParser(
+        prog="isoguard triage",
+        description="Triage a side-effect report (docs/triage/RUBRIC.md); print JSON.",
+    )
+    parser.add_argument("text", nargs="?", help="what the patient wrote")
+    parser.add_argument("--jsonl", help='a file of lines {"id", "text"}; one result a line')
+    args = parser.parse_args(argv)
+    if (args.text is None) == (args.jsonl is None):
+        raise CliError("give either TEXT or --jsonl FILE")
+    if args.text is not None:
+        print_json(triage(args.text).to_dict())
+        return
+    path = Path(args.jsonl)
+    if not path.is_file():
+        raise CliError(f"{args.jsonl}: no such file")
+    bad = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise ValueError('expected {"id", "text"} with text a string')
+        except ValueError as error:
+            bad.append(f"line {number}: {error}")
+            sys.stdout.write(
+                json.dumps({"id": None, "error": {"field": "text", "message": str(error)}}) + "\n"
+            )
+            continue
+        result = {"id": row.get("id"), **triage(row["text"]).to_dict()}
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    if bad:
+        raise CliError("; ".join(bad))
+
+
 CORE_COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "triage": triage_command,
     "screen": screen_command,
     "plan": plan_command,
     "check": check_command,

@@ -1,0 +1,265 @@
+"""Symptom triage: what a patient wrote, in their own words, mapped to the rubric's level.
+
+Deterministic and offline. The text is normalised and cut into clauses; each clause is read for
+the rubric's concepts (knowledge/triage.toml), skipping what is negated, hypothetical or about
+someone else, raising what is severe or persistent; the report's level is the highest concept's.
+Every concept comes with the words that found it, so a nurse can see why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+from isoguard.core.knowledge.loading import KnowledgeError, entries, read_toml
+
+TEXT_SPEAK = {
+    r"\bu\b": "you", r"\bur\b": "your", r"\bim\b": "i am", r"\bive\b": "i have",
+    r"\bidk\b": "i dont know", r"\bcuz\b": "because", r"\bcoz\b": "because", r"\btbh\b": "",
+    r"\brn\b": "right now", r"\bpls\b": "please", r"\bsrsly\b": "seriously", r"\bw/\b": "with ",
+}  # fmt: skip
+SENTENCE_BREAKS = re.compile(r"[.;!?\n]+")
+CLAUSE_BREAKS = re.compile(r",|\b(?:but|though|although|however|and now|because|so now)\b")
+NEGATION = re.compile(
+    r"\b(no|not|never|without|dont|didnt|havent|hasnt|hadnt|isnt|arent|wasnt|werent|nothing|"
+    r"none|neither|nor|denies|free of|zero)\b(\s+\S+){0,3}\s*$"
+)
+HYPOTHETICAL = re.compile(
+    r"\b(what if|is it normal (to|for)|is (it|this|that) a side effect|side effects?\b.{0,20}\?|"
+    r"\bis\b.{0,30}\ba (common |normal |known )?side effect|can cause|may cause|"
+    r"will i|could i get|can it cause|does it cause|should i worry if|in case|worried (it|that|i)|"
+    r"scared (it|that|i)|if i get|if i have|if my|might i|am i going to|just wondering|"
+    r"planning ahead|read (that|about)|saw a .{0,20}post|heard (that|it))"
+)
+# Someone else as the subject of the clause: their symptoms are not the patient's.
+THIRD_PARTY = re.compile(
+    r"^(my (little |big |older |younger )?(brother|sister|friend|mum|mom|mother|dad|father|"
+    r"boyfriend|girlfriend|bf|gf|partner|husband|wife|cousin|roommate|flatmate|mate|colleague|"
+    r"grandma|grandad|aunt|uncle)s?|(he|she|they) (has|have|had|gets|got|is|was)|her period)\b"
+)
+FIRST_PERSON = re.compile(
+    r"\b(i|me|myself|mine|i am|i have)\b|\bmy (?!(brother|sister|friend|"
+    r"mum|mom|mother|dad|father|boyfriend|girlfriend|bf|gf|partner|husband|"
+    r"wife|cousin|roommate|flatmate|mate|colleague)s?\b)"
+)
+# A question that also states a symptom as fact ("I had one last night, is that normal?").
+FACT = re.compile(r"\b(i (had|have|got|get|am|was|keep)|ive|my \w+ (is|are|was|were|has|have))\b")
+DESCRIPTION = re.compile(r"(like|as if|kind of|kinda|sort of|feels like)\b")
+PARENT_WRITING = re.compile(
+    r"\b(my (son|daughter|kid|child|boy|girl|teen)|this is \w+ (mum|mom|"
+    r"mother|dad|father))\b|\w+s (mum|mom|dad) here"
+)
+PERSISTENT = re.compile(
+    r"\b((2|two|3|three|4|four|several|a few|few) weeks|(a|one|1|2|two) months?|wont go away|"
+    r"not going away|keeps? getting worse|getting worse|worse and worse|still there after|"
+    r"nothing (helps|works)|wont heal|not healing|not calming|still worse|not settling|"
+    r"not getting better|not improving|for weeks)\b"
+)
+SEVERE = re.compile(
+    r"\b(severe|severely|worst|excruciating|unbearable|agony|agonising|"
+    r"doubled over|cant function|cannot function)\b"
+)
+OTHER_SYMPTOM = re.compile(
+    r"\b(pain|ache|aching|hurts?|sore|swollen|swelling|bumps?|lumps?|sores|tired|fatigue|"
+    r"exhausted|burning|numb|metallic taste|weird taste|cramps?|bruis\w*|cold sores?|"
+    r"cant sleep|trouble sleeping|insomnia|sunburn\w*|burn\w* (so )?easily|nails?|sweat\w*|"
+    r"fragile|slow to heal|ages to heal|wiped out|"
+    r"palpitations?|heart racing|racing heart|weight (gain|loss)|thirsty|peeing a lot|"
+    r"ulcers?|blisters?|boils?|infection|discharge|bleeding gums?|gums? bleed)\b"
+)
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    to: str
+    when: str
+
+
+@dataclass(frozen=True)
+class Concept:
+    id: str
+    level: str
+    patterns: tuple[str, ...]
+    source: str
+    upgrade: tuple[Upgrade, ...] = ()
+
+
+@dataclass(frozen=True)
+class Level:
+    id: str
+    rank: int
+    advice: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    levels: tuple[Level, ...]
+    concepts: tuple[Concept, ...]
+    compiled: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
+
+    def rank(self, level: str) -> int:
+        return next(lv.rank for lv in self.levels if lv.id == level)
+
+    def concept(self, concept_id: str) -> Concept:
+        return next(c for c in self.concepts if c.id == concept_id)
+
+
+@cache
+def load_triage() -> Knowledge:
+    """Load and validate triage.toml; every pattern must compile."""
+    where = "triage.toml"
+    data = read_toml(where)
+    if set(data) - {"level", "concept"}:
+        raise KnowledgeError(f"{where}: unknown table {sorted(set(data) - {'level', 'concept'})}")
+    knowledge = Knowledge(
+        entries(data, "level", Level, where=where), entries(data, "concept", Concept, where=where)
+    )
+    levels = {lv.id for lv in knowledge.levels}
+    ids = {c.id for c in knowledge.concepts}
+    for concept in knowledge.concepts:
+        if concept.level not in levels:
+            raise KnowledgeError(f"{where}: {concept.id}: unknown level {concept.level!r}")
+        for upgrade in concept.upgrade:
+            if upgrade.to not in ids:
+                raise KnowledgeError(f"{where}: {concept.id}: upgrade to unknown {upgrade.to!r}")
+        try:
+            knowledge.compiled[concept.id] = tuple(re.compile(p) for p in concept.patterns)
+        except re.error as error:
+            raise KnowledgeError(f"{where}: {concept.id}: bad pattern: {error}") from None
+    return knowledge
+
+
+@dataclass(frozen=True)
+class ConceptFinding:
+    id: str
+    level: str
+    evidence: str
+    """The words that found it."""
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    level: str
+    concepts: tuple[ConceptFinding, ...]
+    advice: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "level": self.level,
+            "concepts": sorted({c.id for c in self.concepts}),
+            "evidence": {c.id: c.evidence for c in self.concepts},
+            "advice": self.advice,
+        }
+
+
+def normalise(text: str) -> str:
+    """Lower-case, drop apostrophes and emoji, expand text-speak; keep clause punctuation."""
+    folded = text.lower().replace("\u2019", "'").replace("'", "")
+    folded = re.sub(r"[^a-z0-9.,;:!?\n/ ]", " ", folded)
+    for pattern, replacement in TEXT_SPEAK.items():
+        folded = re.sub(pattern, replacement, folded)
+    return re.sub(r"[ \t]+", " ", folded)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_BREAKS.split(text) if s.strip()]
+
+
+def clauses(sentence: str) -> list[str]:
+    return [c.strip(" ,-") for c in CLAUSE_BREAKS.split(sentence) if c and c.strip(" ,-")]
+
+
+def triage(text: str) -> TriageResult:
+    """Return the level, the concepts with their evidence, and the advice for `text`."""
+    knowledge = load_triage()
+    normal = normalise(text)
+    parent_writing = bool(PARENT_WRITING.search(normal))
+    found: dict[str, ConceptFinding] = {}
+    for sentence in sentences(normal):
+        if HYPOTHETICAL.search(sentence) and not FACT.search(sentence):
+            continue
+        for clause in clauses(sentence):
+            if HYPOTHETICAL.search(clause):
+                continue
+            about_someone_else = not parent_writing and THIRD_PARTY.search(clause)
+            hits = _clause_concepts(knowledge, clause, sentence)
+            for concept_id, evidence in hits.items():
+                if about_someone_else:
+                    continue
+                level = knowledge.concept(concept_id).level
+                if level == "self_care" and PERSISTENT.search(sentence):
+                    level = "tell_prescriber"
+                _keep(found, ConceptFinding(concept_id, level, evidence), knowledge)
+            # A symptom the rubric does not name counts, unless the clause only describes the
+            # one before it ("hurts to swallow, like a scratchy pain").
+            describes_previous = DESCRIPTION.match(clause)
+            if not hits and not about_someone_else and not describes_previous:
+                match = OTHER_SYMPTOM.search(clause)
+                if match and not _negated(clause, match.start()):
+                    level = "call_today" if SEVERE.search(clause) else "tell_prescriber"
+                    _keep(found, ConceptFinding("other_symptom", level, match.group(0)), knowledge)
+    _resolve_overlaps(found)
+    concepts = tuple(sorted(found.values(), key=lambda c: c.id))
+    level = max((c.level for c in concepts), key=knowledge.rank, default="none")
+    advice = next(lv.advice for lv in knowledge.levels if lv.id == level)
+    return TriageResult(level, concepts, advice)
+
+
+def _clause_concepts(knowledge: Knowledge, clause: str, sentence: str) -> dict[str, str]:
+    hits: dict[str, str] = {}
+    for concept in knowledge.concepts:
+        for pattern in knowledge.compiled[concept.id]:
+            match = pattern.search(clause)
+            if match is None or _negated(clause, match.start()):
+                continue
+            target = concept.id
+            for upgrade in concept.upgrade:
+                if re.search(upgrade.when, sentence):
+                    target = upgrade.to
+            # Evidence runs to the end of the last word matched ("lips crack" -> "lips cracked").
+            end = re.match(r"\w*", clause[match.end() :])
+            evidence = (match.group(0) + (end.group(0) if end else "")).strip()
+            hits.setdefault(target, evidence)
+            break
+    return hits
+
+
+def _negated(clause: str, start: int) -> bool:
+    """Return whether a negation cue governs the words starting at `start` (NegEx-style)."""
+    before = clause[:start]
+    if before.rstrip().endswith(("cant", "can not", "cannot")):
+        return False
+    return bool(NEGATION.search(before))
+
+
+def _keep(found: dict[str, ConceptFinding], finding: ConceptFinding, knowledge: Knowledge) -> None:
+    current = found.get(finding.id)
+    if current is None or knowledge.rank(finding.level) > knowledge.rank(current.level):
+        found[finding.id] = finding
+
+
+# When the more serious concept is present, the milder one it replaces does not count.
+SUPERSEDES = {
+    "severe_vomiting": ("upset_stomach",),
+    "severe_headache": ("headache_mild",),
+    "severe_dizziness": ("mild_dizziness",),
+    "allergic_swelling": ("minor_lip_eyelid_swelling", "rash_itching"),
+    "breathing_difficulty": ("rash_itching",),
+    "severe_abdominal_pain": ("upset_stomach",),
+}
+
+
+def _resolve_overlaps(found: dict[str, ConceptFinding]) -> None:
+    for serious, milder in SUPERSEDES.items():
+        if serious in found:
+            for concept_id in milder:
+                if concept_id == "upset_stomach" and serious == "severe_abdominal_pain":
+                    continue
+                found.pop(concept_id, None)
+    itch_only = "rash_itching" in found and not re.search(
+        r"rash|hives|welts", found["rash_itching"].evidence
+    )
+    if itch_only and ("dry_skin" in found or "dry_eyes" in found):
+        found.pop("rash_itching")
