@@ -557,3 +557,32 @@ def test_the_uk_acknowledgement_of_risk_form_must_be_the_revised_one():
         dataclasses.replace(record, events=old_form), "prescribe", D(2026, 11, 9), "uk-mhra-2026"
     )
     assert "consent.acknowledgement" in unmet(decision)
+
+
+def test_a_monthly_fill_a_few_days_before_the_supply_ends_is_allowed():
+    # Filled 16 Oct for 30 days (to 14 Nov); the next month's fill on 13 Nov is a normal one.
+    record = us_record(model.Dispense(D(2026, 10, 16), 30), *monthly_fill(D(2026, 11, 11)))
+    assert decide(record, "dispense", D(2026, 11, 13), "us-ipledge-2026").allowed
+
+
+def test_counselling_is_at_this_visit_not_last_months():
+    fill = [e for e in monthly_fill(D(2026, 11, 11)) if not isinstance(e, model.Counselling)]
+    record = us_record(
+        model.Prescription(D(2026, 10, 13), 30),
+        model.Counselling(D(2026, 10, 13)),
+        model.Dispense(D(2026, 10, 16), 30),
+        *fill,
+    )
+    assert "counselling.monthly" in unmet(
+        decide(record, "dispense", D(2026, 11, 13), "us-ipledge-2023")
+    )
+
+
+def test_without_a_pack_the_edition_is_chosen_by_the_day_in_eastern_time():
+    record = us_record(*monthly_fill(D(2026, 11, 14)))
+    # 07:00 on 15 Nov in Tokyo is still 14 Nov in New York: the 2023 edition.
+    tokyo = dt.datetime(2026, 11, 15, 7, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    assert evaluate(record, "prescribe", tokyo).pack == "us-ipledge-2023"
+    # 22:30 on 14 Nov in Los Angeles is already 15 Nov in New York: the 2026 edition.
+    la = dt.datetime(2026, 11, 14, 22, 30, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
+    assert evaluate(record, "prescribe", la).pack == "us-ipledge-2026"

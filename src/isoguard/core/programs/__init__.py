@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from isoguard.core import model
 from isoguard.core.knowledge.packs import pack_in_force
@@ -44,7 +45,11 @@ def evaluate(
     pack_id = (
         pack
         or record.pack
-        or pack_in_force(record.jurisdiction, as_of.date(), starts=dict(pack_starts or {}))
+        or pack_in_force(
+            record.jurisdiction,
+            _programme_day(record.jurisdiction, as_of),
+            starts=dict(pack_starts or {}),
+        )
     )
     loaded = pack_with_settings(load_pack(pack_id), settings or {})
     ctx = Context(record, action, as_of, loaded.header.time_zone)
@@ -64,6 +69,17 @@ def evaluate(
     if not allowed or action not in DISPENSE_BY_ACTIONS:
         dispense_by = None
     return model.Decision(action, allowed, loaded.id.value, dispense_by, tuple(findings))
+
+
+def _programme_day(jurisdiction: str, as_of: dt.datetime) -> dt.date:
+    """The day of `as_of` where the country's programme counts days (US: Eastern time)."""
+    zones = {
+        load_pack(p).header.time_zone
+        for p in RulePack
+        if load_pack(p).header.jurisdiction == jurisdiction
+    }
+    zone = zones.pop() if len(zones) == 1 else "local"
+    return as_of.date() if zone == "local" else as_of.astimezone(ZoneInfo(zone)).date()
 
 
 def _applicable(pack: Pack, ctx: Context) -> list[Any]:

@@ -204,18 +204,46 @@ class ContraceptionEffective(Rule):
         min_effective: int
         or_methods: int = 0
         """This many methods of any kind together also suffice (0: never)."""
+        not_counted: tuple[ContraceptionMethod, ...] = ()
+        lead_months: int = 0
+
+    def methods_on(self, ctx: Context, day: dt.date) -> set[ContraceptionMethod]:
+        return {m for e in ctx.past(model.Contraception) if e.covers(day) for m in e.methods} - set(
+            self.params.not_counted
+        )
+
+    def enough(self, ctx: Context, day: dt.date) -> bool:
+        p = self.params
+        methods = self.methods_on(ctx, day)
+        return bool(
+            len(methods & set(p.effective_methods)) >= p.min_effective
+            or (p.or_methods and len(methods) >= p.or_methods)
+        )
 
     def check(self, ctx: Context) -> Verdict:
         p = self.params
-        methods = {
-            m for e in ctx.past(model.Contraception) if e.covers(ctx.today) for m in e.methods
-        }
+        methods = self.methods_on(ctx, ctx.today)
         if ContraceptionMethod.ABSTINENCE in methods:
             return met("Abstinence: judged by the contraception rule.")
-        effective = methods & set(p.effective_methods)
-        if len(effective) >= p.min_effective:
-            return met(f"Highly effective method in use: {', '.join(sorted(effective))}.")
-        if p.or_methods and len(methods) >= p.or_methods:
+        if self.enough(ctx, ctx.today):
+            if ctx.is_pre_treatment(ctx.today) and p.lead_months:
+                first = min(e.start for e in ctx.past(model.Contraception))
+                since = ctx.today
+                while since > first and self.enough(ctx, since - D(days=1)):
+                    since -= D(days=1)
+                reference = _confirmation_day(ctx)
+                ready = add_months(since, p.lead_months)
+                if ready > reference:
+                    return unmet(
+                        f"The required kind of contraception has been in use only since "
+                        f"{_day(since)}, less than {p.lead_months} month(s) before "
+                        f"{_day(reference)}: the test (and first dose) can follow on or after "
+                        f"{_day(ready)}.",
+                        deadline=ready,
+                    )
+            effective = methods & set(p.effective_methods)
+            if len(effective) >= p.min_effective:
+                return met(f"Highly effective method in use: {', '.join(sorted(effective))}.")
             return met(f"{len(methods)} complementary methods used together.")
         listed = ", ".join(m.value for m in p.effective_methods)
         alternative = f", or {p.or_methods} complementary methods together" if p.or_methods else ""
@@ -383,7 +411,11 @@ class Counselling(Rule):
             if sessions:
                 return met(f"Counselled on {_day(sessions[0])} (needed once).")
             return unmet("No counselling is documented: counsel the patient and record it.")
+        # At this visit: after the previous prescription, and within `days` of the visit.
+        earlier = [e.date for e in ctx.past(model.Prescription) if e.date < ctx.reference_day]
         since = ctx.reference_day - D(days=self.params.days)
+        if earlier:
+            since = max(since, earlier[-1] + D(days=1))
         recent = [d for d in sessions if since <= d <= ctx.today]
         if recent:
             return met(f"Counselled on {_day(recent[-1])}.")
@@ -593,25 +625,28 @@ class CourseNotEnded(Rule):
 
 
 class SupplyOverlap(Rule):
-    """No fill while the supply of the previous fill still covers today (no refills)."""
+    """No new fill while the previous fill still covers more than `grace_days` beyond today."""
 
     type_name = "supply_overlap"
-    Params = NoParams
+
+    @dataclass(frozen=True)
+    class Params:
+        grace_days: int
 
     def check(self, ctx: Context) -> Verdict:
         if not ctx.dispenses:
             return met("No earlier fill.")
         last = ctx.dispenses[-1]
         covered_until = last.date + D(days=last.days_supply - 1)
-        if ctx.today <= covered_until:
-            next_day = covered_until + D(days=1)
+        first_allowed = covered_until - D(days=self.params.grace_days - 1)
+        if ctx.today < first_allowed:
             return unmet(
                 f"The fill of {_day(last.date)} ({last.days_supply} days) covers until "
-                f"{_day(covered_until)}: no second supply for the same days. The next "
-                f"fill can be on or after {_day(next_day)}.",
-                deadline=next_day,
+                f"{_day(covered_until)}: no second supply for the same days. The next fill can be "
+                f"on or after {_day(first_allowed)}.",
+                deadline=first_allowed,
             )
-        return met(f"The previous fill ({_day(last.date)}) covered until {_day(covered_until)}.")
+        return met(f"The previous fill ({_day(last.date)}) covers until {_day(covered_until)}.")
 
 
 RULE_TYPES: dict[str, type[Rule]] = {
