@@ -12,8 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-RANK = {"none": 0, "self_care": 1, "tell_prescriber": 2, "call_today": 3, "stop_and_call": 4,
-        "emergency": 5}
+RANK = {
+    "none": 0,
+    "self_care": 1,
+    "tell_prescriber": 2,
+    "call_today": 3,
+    "stop_and_call": 4,
+    "emergency": 5,
+}
 
 
 def main(argv: list[str]) -> int:
@@ -42,15 +48,19 @@ def main(argv: list[str]) -> int:
         fp += len(found - expected)
         fn += len(expected - found)
         if "--errors" in argv and (got != want or found != expected):
-            print(f"{row['id']} got {result.level} {sorted(found)} want {row['level']} "
-                  f"{sorted(expected)} | {row['text'][:110]}")
+            print(
+                f"{row['id']} got {result.level} {sorted(found)} want {row['level']} "
+                f"{sorted(expected)} | {row['text'][:110]}"
+            )
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     p95 = statistics.quantiles(times, n=20)[18] * 1000
-    print(f"reports {len(rows)}  level accuracy {right / len(rows):.3f}  under-triage {under}  "
-          f"(urgent under-triaged {urgent_under})  over-triage {over / len(rows):.3f}  "
-          f"concept F1 {f1:.3f}  p95 {p95:.2f} ms  load {load_seconds:.2f} s")
+    print(
+        f"reports {len(rows)}  level accuracy {right / len(rows):.3f}  under-triage {under}  "
+        f"(urgent under-triaged {urgent_under})  over-triage {over / len(rows):.3f}  "
+        f"concept F1 {f1:.3f}  p95 {p95:.2f} ms  load {load_seconds:.2f} s"
+    )
     return 0
 
 
