@@ -169,3 +169,20 @@ def test_the_triage_never_under_triages_an_urgent_dev_report():
         if row["level"] in ("stop_and_call", "emergency"):
             got = triage(row["text"]).level
             assert LEVELS.index(got) >= LEVELS.index(row["level"]), (row["id"], got)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I read it can cause depression and honestly I want to die",
+        "what if I want to kill myself",
+        "I'm worried that I might hurt myself",
+        "my friend said I should just kill myself",
+    ],
+)
+def test_a_mention_of_suicide_counts_even_in_a_question_or_beside_someone_else(text):
+    assert read(text) == ("emergency", {"suicidal_thoughts"})
+
+
+def test_someone_elses_suicidal_thoughts_are_not_the_patients():
+    assert read("my brother is suicidal")[0] == "none"

@@ -38,11 +38,7 @@ THIRD_PARTY = re.compile(
     r"boyfriend|girlfriend|bf|gf|partner|husband|wife|cousin|roommate|flatmate|mate|colleague|"
     r"grandma|grandad|aunt|uncle)s?|(he|she|they) (has|have|had|gets|got|is|was)|her period)\b"
 )
-FIRST_PERSON = re.compile(
-    r"\b(i|me|myself|mine|i am|i have)\b|\bmy (?!(brother|sister|friend|"
-    r"mum|mom|mother|dad|father|boyfriend|girlfriend|bf|gf|partner|husband|"
-    r"wife|cousin|roommate|flatmate|mate|colleague)s?\b)"
-)
+OWN = re.compile(r"\b(myself|me|i|my)\b")
 # A question that also states a symptom as fact ("I had one last night, is that normal?").
 FACT = re.compile(r"\b(i (had|have|got|get|am|was|keep)|ive|my \w+ (is|are|was|were|has|have))\b")
 DESCRIPTION = re.compile(r"(like|as if|kind of|kinda|sort of|feels like)\b")
@@ -83,6 +79,8 @@ class Concept:
     patterns: tuple[str, ...]
     source: str
     upgrade: tuple[Upgrade, ...] = ()
+    any_mention: bool = False
+    """Counts even in a question, a hypothetical or a joke (suicidal thoughts)."""
 
 
 @dataclass(frozen=True)
@@ -178,24 +176,28 @@ def triage(text: str) -> TriageResult:
     parent_writing = bool(PARENT_WRITING.search(normal))
     found: dict[str, ConceptFinding] = {}
     for sentence in sentences(normal):
-        if HYPOTHETICAL.search(sentence) and not FACT.search(sentence):
-            continue
+        hypothetical_sentence = HYPOTHETICAL.search(sentence) and not FACT.search(sentence)
         for clause in clauses(sentence):
-            if HYPOTHETICAL.search(clause):
-                continue
+            hypothetical = hypothetical_sentence or HYPOTHETICAL.search(clause)
             about_someone_else = not parent_writing and THIRD_PARTY.search(clause)
             hits = _clause_concepts(knowledge, clause, sentence)
             for concept_id, evidence in hits.items():
-                if about_someone_else:
+                concept = knowledge.concept(concept_id)
+                if concept.any_mention:
+                    # Any mention of wanting to die or of self-harm counts, in a question or a
+                    # joke too (RUBRIC.md), unless it is plainly someone else's.
+                    if about_someone_else and not OWN.search(evidence):
+                        continue
+                elif hypothetical or about_someone_else:
                     continue
-                level = knowledge.concept(concept_id).level
+                level = concept.level
                 if level == "self_care" and PERSISTENT.search(sentence):
                     level = "tell_prescriber"
                 _keep(found, ConceptFinding(concept_id, level, evidence), knowledge)
             # A symptom the rubric does not name counts, unless the clause only describes the
             # one before it ("hurts to swallow, like a scratchy pain").
             describes_previous = DESCRIPTION.match(clause)
-            if not hits and not about_someone_else and not describes_previous:
+            if not (hits or hypothetical or about_someone_else or describes_previous):
                 match = OTHER_SYMPTOM.search(clause)
                 if match and not _negated(clause, match.start()):
                     level = "call_today" if SEVERE.search(clause) else "tell_prescriber"
