@@ -22,19 +22,6 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, min(day.day, last))
 
 
-def months_before(day: dt.date, months: int) -> dt.date:
-    """Return the same day `months` calendar months earlier (31 March - 1 month: 28/29 Feb)."""
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    month += 1
-    for last in (31, 30, 29, 28):
-        try:
-            return dt.date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
 @dataclass(frozen=True)
 class Context:
     """One evaluation: a course record, the action asked for, and the moment it is asked."""
@@ -88,10 +75,6 @@ class Context:
         return self.today
 
     @cached_property
-    def latest_test(self) -> model.PregnancyTest | None:
-        return self.tests[-1] if self.tests else None
-
-    @cached_property
     def positive_tests(self) -> list[model.PregnancyTest]:
         return [t for t in self.tests if t.result == PregnancyTestResult.POSITIVE]
 
@@ -112,6 +95,13 @@ class Context:
             if same_day:
                 return same_day[0]
         return None
+
+    def this_visit_since(self, days: int) -> dt.date:
+        """Return the first day that belongs to this visit: after the previous prescription,
+        and within `days` of the visit (so last month's counselling is not this month's)."""
+        earlier = [e.date for e in self.past(model.Prescription) if e.date < self.reference_day]
+        since = self.reference_day - dt.timedelta(days=days)
+        return max(since, earlier[-1] + dt.timedelta(days=1)) if earlier else since
 
     def is_pre_treatment(self, day: dt.date) -> bool:
         """Return whether `day` is before treatment: no first dose yet, or not after it."""

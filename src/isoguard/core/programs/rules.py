@@ -411,11 +411,7 @@ class Counselling(Rule):
             if sessions:
                 return met(f"Counselled on {_day(sessions[0])} (needed once).")
             return unmet("No counselling is documented: counsel the patient and record it.")
-        # At this visit: after the previous prescription, and within `days` of the visit.
-        earlier = [e.date for e in ctx.past(model.Prescription) if e.date < ctx.reference_day]
-        since = ctx.reference_day - D(days=self.params.days)
-        if earlier:
-            since = max(since, earlier[-1] + D(days=1))
+        since = ctx.this_visit_since(self.params.days)
         recent = [d for d in sessions if since <= d <= ctx.today]
         if recent:
             return met(f"Counselled on {_day(recent[-1])}.")
@@ -594,11 +590,7 @@ class MentalHealthAssessment(Rule):
                 "No mental-health assessment is recorded before starting: assess mental "
                 "health and sexual function, then record it."
             )
-        # At this follow-up: after the previous visit (prescription), and recent enough.
-        earlier = [e.date for e in ctx.past(model.Prescription) if e.date < ctx.reference_day]
-        since = ctx.reference_day - D(days=self.params.days)
-        if earlier:
-            since = max(since, earlier[-1] + D(days=1))
+        since = ctx.this_visit_since(self.params.days)
         recent = [d for d in assessed if since <= d <= ctx.today]
         if recent:
             return met(f"Mental health assessed at follow-up on {_day(recent[-1])}.")
