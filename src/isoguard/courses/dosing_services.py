@@ -5,35 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from isoguard.accounts.models import User
-from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
 from isoguard.core.dosing import DosingError, plan_course
 from isoguard.core.vocabulary import CourseStatus, DoseTime, Role
 from isoguard.courses.dosing_selectors import dose_plan_in_force, excluded_strengths
 from isoguard.courses.models import Course, DoseDiaryEntry, DosePlan
-from isoguard.patients.access import patient_for
+from isoguard.patients.access import patient_for, require_role
 from isoguard.patients.models import WeightMeasurement
 
 DIARY_ROLES = (Role.PATIENT, Role.GUARDIAN)
-
-
-def _refuse(user: User, course: Course, action: str, reason: str, request: HttpRequest | None):
-    audit_record(
-        actor=user,
-        action=action,
-        obj=course,
-        patient_id=course.patient_id,
-        outcome=AuditEvent.Outcome.REFUSED,
-        reason=reason,
-        request=request,
-    )
-    raise PermissionDenied(reason)
 
 
 def dose_plan_set(
@@ -53,8 +39,14 @@ def dose_plan_set(
     dose, weight or target the planner refuses; nothing is stored then.
     """
     course = Course.objects.select_related("patient").get(pk=course_id)
-    if user.role != Role.PRESCRIBER:
-        _refuse(user, course, "set_dose", "only a prescriber may set the dose", request)
+    require_role(
+        user,
+        (Role.PRESCRIBER,),
+        action="set_dose",
+        obj=course,
+        patient_id=course.patient_id,
+        request=request,
+    )
     patient = patient_for(user, course.patient_id, action="set_dose", request=request)
     if course.status in (CourseStatus.COMPLETED, CourseStatus.STOPPED):
         raise ValidationError(f"Course {course.number} is {course.status}: its dose is final.")
@@ -108,14 +100,14 @@ def diary_record(
     dose planned for that time, whatever was missed before.
     """
     course = Course.objects.select_related("patient").get(pk=course_id)
-    if user.role not in DIARY_ROLES:
-        _refuse(
-            user,
-            course,
-            "record_dose",
-            "only the patient or their guardian keeps the diary",
-            request,
-        )
+    require_role(
+        user,
+        DIARY_ROLES,
+        action="record_dose",
+        obj=course,
+        patient_id=course.patient_id,
+        request=request,
+    )
     patient_for(user, course.patient_id, action="record_dose", request=request)
     today = timezone.localdate()
     time = DoseTime(time)

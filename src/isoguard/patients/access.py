@@ -92,11 +92,14 @@ def require_role(
     roles: tuple[Role, ...],
     *,
     action: str,
-    obj: Any,
+    obj: Any = None,
     patient_id: int,
     request: HttpRequest | None = None,
 ) -> None:
-    """Refuse, and audit the refusal, unless `user` has one of `roles`."""
+    """Refuse, and audit the refusal, unless `user` has one of `roles`.
+
+    Without `obj`, the refusal is recorded against the patient.
+    """
     if user.role in roles:
         return
     names = " or ".join(r.value.replace("_", " ") for r in roles)
@@ -104,6 +107,8 @@ def require_role(
         actor=user,
         action=action,
         obj=obj,
+        object_type="" if obj is not None else "patients.patient",
+        object_id="" if obj is not None else str(patient_id),
         patient_id=patient_id,
         outcome=AuditEvent.Outcome.REFUSED,
         reason=f"only a {names} may do this",

@@ -6,14 +6,13 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
 
 from isoguard.accounts.models import User
-from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
 from isoguard.core.knowledge.codes import load_codes
 from isoguard.core.knowledge.packs import pack_in_force
@@ -22,7 +21,7 @@ from isoguard.core.screening import Outcome, screen
 from isoguard.core.screening_input import screening_input_from_dict
 from isoguard.core.vocabulary import CourseStatus, Jurisdiction, Role, RulePack
 from isoguard.courses.models import Course
-from isoguard.patients.access import patient_for
+from isoguard.patients.access import patient_for, require_role
 from isoguard.patients.models import Allergy, CurrentMedicine, Patient
 from isoguard.screenings.models import Screening
 
@@ -31,18 +30,7 @@ def require_prescriber(
     user: User, *, patient_id: int, action: str, request: HttpRequest | None = None
 ) -> None:
     """Refuse, and audit, anyone but a prescriber; patient_for then checks the clinic."""
-    if user.role != Role.PRESCRIBER:
-        audit_record(
-            actor=user,
-            action=action,
-            object_type="patients.patient",
-            object_id=str(patient_id),
-            patient_id=patient_id,
-            outcome=AuditEvent.Outcome.REFUSED,
-            reason="only a prescriber may do this",
-            request=request,
-        )
-        raise PermissionDenied("Only a prescriber can screen a patient or start a course.")
+    require_role(user, (Role.PRESCRIBER,), action=action, patient_id=patient_id, request=request)
 
 
 def screening_request(
