@@ -165,6 +165,8 @@ def dispense_record(
             if not decision.allowed:
                 reasons = "; ".join(f.message for f in decision.findings if f.status != "met")
                 raise ValidationError(f"Not authorised: {reasons}")
+            # The decision the fill rests on is kept with the others.
+            decision_store(decision, locked.course, locked, user, now)
             dispense = Dispense.objects.create(
                 prescription=locked,
                 dispensed_on=today,

@@ -81,6 +81,7 @@ def prescription_page(request: HttpRequest, prescription_id: int) -> HttpRespons
 
 
 def _isoguard_date(prescription_id: int) -> object:
+    """The last day isoguard allowed, from the decision the fill rested on."""
     rx = Prescription.objects.get(pk=prescription_id)
-    latest = rx.decisions.filter(allowed=True).first()
-    return latest.dispense_by if latest else None
+    decision = rx.decisions.filter(allowed=True, action="dispense").first()
+    return decision.dispense_by if decision else None
