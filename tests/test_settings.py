@@ -112,3 +112,17 @@ def test_the_default_sqlite_database_runs_in_wal_mode(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "wal"
     assert production.sqlite_options()["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_a_clinics_helpline_override_is_checked_and_a_bad_one_names_the_setting(monkeypatch):
+    good = (
+        '{"US": {"code": "US", "name": "United States", "emergency": "911",'
+        ' "emergency_source": "clinic protocol", "emergency_status": "confirmed",'
+        ' "crisis": [{"name": "County crisis line", "number": "555 0123", "hours": "24/7",'
+        ' "source": "clinic protocol 2026", "status": "confirmed"}]}}'
+    )
+    monkeypatch.setenv("ISOGUARD_HELPLINE_OVERRIDES", good)
+    assert production.helpline_overrides()["US"]["crisis"][0]["number"] == "555 0123"
+    monkeypatch.setenv("ISOGUARD_HELPLINE_OVERRIDES", '{"US": {"code": "US", "name": "x"}}')
+    with pytest.raises(ImproperlyConfigured, match="ISOGUARD_HELPLINE_OVERRIDES"):
+        production.helpline_overrides()

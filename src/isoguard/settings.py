@@ -121,11 +121,25 @@ def pack_settings() -> dict[str, dict[str, dict[str, object]]]:
     return raw  # type: ignore[return-value]
 
 
+def helpline_overrides() -> dict[str, object]:
+    """Return the clinic's own emergency and crisis numbers, by country (docs/triage.md)."""
+    from isoguard.core.helplines import helplines_for
+    from isoguard.core.knowledge.loading import KnowledgeError
+
+    overrides = env_json_object("ISOGUARD_HELPLINE_OVERRIDES")
+    try:
+        helplines_for(None, "US", overrides=overrides)  # type: ignore[arg-type]
+    except (KnowledgeError, ValueError, TypeError) as error:
+        raise ImproperlyConfigured(f"ISOGUARD_HELPLINE_OVERRIDES: {error}") from None
+    return overrides
+
+
 DEBUG = env_bool("ISOGUARD_DEBUG", False)
 # Clinical settings: each changes a value the sources do not confirm (docs/screening.md).
 ISOGUARD_SCREENING_OVERRIDES = screening_overrides()
 ISOGUARD_US_IPLEDGE_2026_START = env_date("ISOGUARD_US_IPLEDGE_2026_START")
 ISOGUARD_PACK_SETTINGS = pack_settings()
+ISOGUARD_HELPLINE_OVERRIDES = helpline_overrides()
 SECRET_KEY = secret_key()
 ALLOWED_HOSTS = env_list("ISOGUARD_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("ISOGUARD_CSRF_TRUSTED_ORIGINS", "")

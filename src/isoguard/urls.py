@@ -10,6 +10,7 @@ from isoguard.web import (
     dosing_views,
     pharmacy_views,
     programme_views,
+    report_views,
     screening_views,
     views,
 )
@@ -32,6 +33,8 @@ urlpatterns = [
         screening_views.screening_start_course,
         name="screening_start_course",
     ),
+    path("patients/<int:patient_id>/reports/new/", report_views.report_new, name="report_new"),
+    path("reports/<int:report_id>/", report_views.report_detail, name="report_detail"),
     path("courses/<int:course_id>/dose/", dosing_views.dose_plan_page, name="dose_plan"),
     path("courses/<int:course_id>/programme/", programme_views.programme_page, name="programme"),
     path("courses/<int:course_id>/checklist/", checklist_views.checklist_page, name="checklist"),

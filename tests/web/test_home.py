@@ -108,7 +108,7 @@ def test_the_health_check_answers_without_a_login(client):
 def test_reading_a_list_of_patients_is_audited(world, client, role_user):
     user = getattr(world, role_user)
     home_text(client, user)
-    event = AuditEvent.objects.get(actor=user, action="list")
+    event = AuditEvent.objects.get(actor=user, action="list", object_type="patients.patient")
     assert event.detail["patient_ids"] == sorted(
         p.pk
         for p in (world.alice, world.bob, world.chloe, world.hana)

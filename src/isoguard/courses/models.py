@@ -314,7 +314,11 @@ class DoseDiaryEntry(models.Model):
 
 
 class SymptomReport(models.Model):
-    """What a patient wrote about how they feel. Stored before triage, so it is never lost."""
+    """What a patient wrote about how they feel. Stored before triage, so it is never lost.
+
+    A mood screen that needs the clinic's attention raises a report too (`mood_assessment`), so
+    the clinic's worklist is one list of reports, most urgent first.
+    """
 
     class TriageState(models.TextChoices):
         PENDING = "pending", "pending"
@@ -332,7 +336,18 @@ class SymptomReport(models.Model):
     course = models.ForeignKey(
         Course, null=True, blank=True, on_delete=models.PROTECT, related_name="symptom_reports"
     )
-    text = models.TextField(max_length=5000)
+    mood_assessment = models.OneToOneField(
+        MoodAssessment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="report",
+        help_text="the mood screen that raised this report, if one did",
+    )
+    text = models.TextField(max_length=5000, blank=True)
+    checklist = models.JSONField(
+        default=list, blank=True, help_text="ids of the symptom checklist items ticked"
+    )
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -341,17 +356,39 @@ class SymptomReport(models.Model):
         max_length=20, choices=TriageState.choices, default=TriageState.PENDING
     )
     triage_level = models.CharField(max_length=20, blank=True)
-    concepts = models.JSONField(default=list, blank=True)
+    priority = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="the level's rank (0 none .. 5 emergency); a report not yet triaged, or that "
+        "triage failed on, is 5 until someone reads it",
+    )
+    concepts = models.JSONField(
+        default=list, blank=True, help_text="[{id, level, evidence}] as the triage found them"
+    )
+    triaged_at = models.DateTimeField(null=True, blank=True)
+    triage_error = models.TextField(blank=True)
     review_state = models.CharField(
         max_length=20, choices=ReviewState.choices, default=ReviewState.NEW
     )
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(priority__lte=5), name="report_priority_0_5"),
+            models.CheckConstraint(
+                condition=~models.Q(review_state="resolved") | ~models.Q(review_note=""),
+                name="report_resolved_with_note",
+            ),
+        ]
+        indexes = [models.Index(fields=["review_state", "priority"], name="report_worklist")]
 
 
 class DosePlan(models.Model):

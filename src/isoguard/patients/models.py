@@ -43,6 +43,12 @@ class Patient(models.Model):
     clinic_record_number = models.CharField(max_length=40, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     email = models.EmailField(blank=True)
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        help_text="ISO 3166 code of where the patient lives, for the emergency and crisis numbers "
+        "they are shown; empty: those of the jurisdiction",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from isoguard.accounts.models import Organisation, User
 from isoguard.audit.services import audit_record
+from isoguard.core.triage import load_checklist
 from isoguard.core.vocabulary import CourseStatus, Role
+from isoguard.courses import report_services
 from isoguard.courses import selectors as course_selectors
 from isoguard.patients.access import patient_for, patients_visible_to
 from isoguard.screenings.selectors import screenings_of
@@ -53,6 +55,11 @@ def home(request: HttpRequest) -> HttpResponse:
         patients = list(course_selectors.patients_with_courses(patients_visible_to(user)))
         context["patients"] = patients
         audit_list(user, request, "patients.patient", [p.pk for p in patients])
+        if role != Role.GUARDIAN:
+            worklist = list(report_services.worklist(user))
+            context["worklist"] = worklist
+            audit_list(user, request, "courses.symptomreport",
+                       sorted({r.patient_id for r in worklist}))  # fmt: skip
     elif role == Role.PHARMACIST:
         prescriptions = list(course_selectors.prescriptions_presented_at(pharmacy_of(user)))
         context["prescriptions"] = prescriptions
@@ -76,6 +83,8 @@ def home(request: HttpRequest) -> HttpResponse:
                 context["timeline"] = course_selectors.course_timeline(latest)
             context.update(
                 patient=patient,
+                checklist=load_checklist(),
+                reports=list(report_services.reports_of(patient)[:10]),
                 screening=screenings_of(patient).first(),
                 **course_selectors.patient_record(patient, today=timezone.localdate()),
             )
@@ -99,6 +108,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         return render(request, "isoguard/patient_pharmacy.html", context)
     context.update(course_selectors.patient_record(patient, today=timezone.localdate()))
     context["screenings"] = list(screenings_of(patient)[:10])
+    context["reports"] = list(report_services.reports_of(patient)[:20])
     latest = patient.courses.order_by("-number").first()
     context["timeline"] = course_selectors.course_timeline(latest) if latest else ()
     return render(request, "isoguard/patient_detail.html", context)

@@ -9,6 +9,7 @@ Every concept comes with the words that found it, so a nurse can see why.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -130,6 +131,37 @@ def load_triage() -> Knowledge:
 
 
 @dataclass(frozen=True)
+class ChecklistItem:
+    """A symptom the patient may tick instead of writing it (symptom_checklist.toml)."""
+
+    id: str
+    label: str
+    concept: str
+    source: str
+
+
+@cache
+def load_checklist() -> tuple[ChecklistItem, ...]:
+    """Load symptom_checklist.toml; every item must name a concept the triage knows."""
+    where = "symptom_checklist.toml"
+    data = read_toml(where)
+    if set(data) - {"item"}:
+        raise KnowledgeError(f"{where}: unknown table {sorted(set(data) - {'item'})}")
+    items = entries(data, "item", ChecklistItem, where=where)
+    known = {c.id for c in load_triage().concepts}
+    for item in items:
+        if item.concept not in known:
+            raise KnowledgeError(f"{where}: {item.id}: unknown concept {item.concept!r}")
+    if len({i.id for i in items}) != len(items):
+        raise KnowledgeError(f"{where}: item ids must be unique")
+    return items
+
+
+class ChecklistError(ValueError):
+    """A ticked symptom that is not on the checklist."""
+
+
+@dataclass(frozen=True)
 class ConceptFinding:
     id: str
     level: str
@@ -169,9 +201,31 @@ def clauses(sentence: str) -> list[str]:
     return [c.strip(" ,-") for c in CLAUSE_BREAKS.split(sentence) if c and c.strip(" ,-")]
 
 
-def triage(text: str) -> TriageResult:
-    """Return the level, the concepts with their evidence, and the advice for `text`."""
+def triage(text: str, ticked: Iterable[str] = ()) -> TriageResult:
+    """Return the level, the concepts with their evidence, and the advice for `text`.
+
+    `ticked` are ids of symptom_checklist.toml items; each counts as its concept at the concept's
+    level, as if the patient had written it. An unknown id raises ChecklistError.
+    """
     knowledge = load_triage()
+    found = _text_concepts(knowledge, text)
+    items = {item.id: item for item in load_checklist()}
+    for item_id in ticked:
+        item = items.get(item_id)
+        if item is None:
+            raise ChecklistError(
+                f"symptoms: unknown checklist item {item_id!r}; allowed: {', '.join(items)}"
+            )
+        concept = knowledge.concept(item.concept)
+        _keep(found, ConceptFinding(concept.id, concept.level, f"ticked: {item.label}"), knowledge)
+    _resolve_overlaps(found)
+    concepts = tuple(sorted(found.values(), key=lambda c: c.id))
+    level = max((c.level for c in concepts), key=knowledge.rank, default="none")
+    advice = next(lv.advice for lv in knowledge.levels if lv.id == level)
+    return TriageResult(level, concepts, advice)
+
+
+def _text_concepts(knowledge: Knowledge, text: str) -> dict[str, ConceptFinding]:
     normal = normalise(text)
     parent_writing = bool(PARENT_WRITING.search(normal))
     found: dict[str, ConceptFinding] = {}
@@ -202,11 +256,7 @@ def triage(text: str) -> TriageResult:
                 if match and not _negated(clause, match.start()):
                     level = "call_today" if SEVERE.search(clause) else "tell_prescriber"
                     _keep(found, ConceptFinding("other_symptom", level, match.group(0)), knowledge)
-    _resolve_overlaps(found)
-    concepts = tuple(sorted(found.values(), key=lambda c: c.id))
-    level = max((c.level for c in concepts), key=knowledge.rank, default="none")
-    advice = next(lv.advice for lv in knowledge.levels if lv.id == level)
-    return TriageResult(level, concepts, advice)
+    return found
 
 
 def _clause_concepts(knowledge: Knowledge, clause: str, sentence: str) -> dict[str, str]:
