@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from isoguard.accounts.models import Organisation, User
 from isoguard.audit.services import audit_record
@@ -21,6 +22,7 @@ from isoguard.core.vocabulary import (
     Jurisdiction,
     LabTest,
     MonthlyCheckKind,
+    MoodTool,
     Role,
 )
 from isoguard.courses.dosing_services import dose_plan_set
@@ -33,9 +35,12 @@ from isoguard.courses.models import (
     LabResult,
     MedicationGuideAck,
     MonthlyCheck,
+    MoodAssessment,
     PregnancyTest,
     Prescription,
+    SymptomReport,
 )
+from isoguard.courses.report_services import report_triage
 from isoguard.patients.models import (
     Allergy,
     CurrentMedicine,
@@ -309,6 +314,49 @@ class _Builder:
             )
         return rx
 
+    def side_effects(
+        self, *, ben: Patient, chloe: Patient, parent: User, erin: Patient, alice: Patient
+    ) -> None:
+        """Reports and mood screens: one of each state the clinic's worklist shows."""
+        nurse = User.objects.get(username="nurse.kim")
+        self.report(ben, ben.user, "lips really dry and cracking, using balm a lot", -5)
+        chloe_report = self.report(
+            chloe, parent, "this is chloes mum, shes been crying a lot and doesnt want to see "
+            "her friends", -1,
+        )  # fmt: skip
+        SymptomReport.objects.filter(pk=chloe_report.pk).update(
+            review_state=SymptomReport.ReviewState.ACKNOWLEDGED, acknowledged_by=nurse,
+            acknowledged_at=self.moment(0),
+        )  # fmt: skip
+        erin_report = self.report(erin, erin.user, "things look blurry when I drive at night", -40)
+        SymptomReport.objects.filter(pk=erin_report.pk).update(
+            review_state=SymptomReport.ReviewState.RESOLVED, acknowledged_by=self.prescriber,
+            acknowledged_at=self.moment(-40), reviewed_by=self.prescriber,
+            reviewed_at=self.moment(-39),
+            review_note="Stopped for 3 days and referred to ophthalmology; eyes normal, restarted.",
+        )  # fmt: skip
+        for patient, offset in ((alice, -12), (chloe, -26)):
+            tool = MoodTool.PHQ9 if patient.age_on(self.today) >= 18 else MoodTool.PHQ_A
+            MoodAssessment.objects.create(
+                patient=patient, course=patient.courses.first(), tool=tool, score=2, item9=0,
+                answers={"items": [1, 1, 0, 0, 0, 0, 0, 0, 0], "extras": {}},
+                assessed_on=self.day(offset), recorded_by=patient.user or self.prescriber,
+            )  # fmt: skip
+
+    def moment(self, offset: int) -> dt.datetime:
+        return timezone.make_aware(dt.datetime.combine(self.day(offset), dt.time(9, 30)))
+
+    def report(self, patient: Patient, by: User | None, text: str, offset: int) -> SymptomReport:
+        report = SymptomReport.objects.create(
+            patient=patient, course=patient.courses.first(), text=text,
+            submitted_by=by or self.prescriber,
+        )  # fmt: skip
+        report_triage(report)
+        SymptomReport.objects.filter(pk=report.pk).update(
+            submitted_at=self.moment(offset), triaged_at=self.moment(offset)
+        )
+        return report
+
 
 @transaction.atomic
 def create_demo(today: dt.date) -> list[DemoLogin]:
@@ -429,6 +477,8 @@ def create_demo(today: dt.date) -> list[DemoLogin]:
     b.month(course, -38, test="lab", dispensed=-37)
     b.month(course, -6, test="lab", dispensed=None)
     b.dosing(course, "1.0", missed=((-20, "morning"), (-19, "morning")))
+
+    b.side_effects(ben=ben, chloe=chloe, parent=parent, erin=erin, alice=alice)
 
     audit_record(
         actor=None,

@@ -55,6 +55,14 @@ def env_choice(name: str, default: str, allowed: set[str], what: str) -> str:
     return value
 
 
+def env_days(name: str, default: int, low: int, high: int) -> int:
+    """Read a whole number of days in [low, high], naming the variable when it is not."""
+    raw = os.environ.get(name, "") or str(default)
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number of days, {low} to {high}")
+    return int(raw)
+
+
 def secret_key() -> str:
     """Return DJANGO_SECRET_KEY, or a key generated once and kept (mode 0600) under var/."""
     key = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -140,6 +148,10 @@ ISOGUARD_SCREENING_OVERRIDES = screening_overrides()
 ISOGUARD_US_IPLEDGE_2026_START = env_date("ISOGUARD_US_IPLEDGE_2026_START")
 ISOGUARD_PACK_SETTINGS = pack_settings()
 ISOGUARD_HELPLINE_OVERRIDES = helpline_overrides()
+# Mood questionnaire every N days while screening or on treatment: the label asks for mood to be
+# assessed at each visit (docs/knowledge/clinical.md 5.1), and visits are monthly (the 30-day
+# prescriptions); the UK pack refuses a prescription without an assessment within 30 days.
+ISOGUARD_MOOD_CHECK_DAYS = env_days("ISOGUARD_MOOD_CHECK_DAYS", 30, 1, 365)
 SECRET_KEY = secret_key()
 ALLOWED_HOSTS = env_list("ISOGUARD_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("ISOGUARD_CSRF_TRUSTED_ORIGINS", "")

@@ -8,6 +8,7 @@ from isoguard.api.v1 import api
 from isoguard.web import (
     checklist_views,
     dosing_views,
+    mood_views,
     pharmacy_views,
     programme_views,
     report_views,
@@ -34,6 +35,8 @@ urlpatterns = [
         name="screening_start_course",
     ),
     path("patients/<int:patient_id>/reports/new/", report_views.report_new, name="report_new"),
+    path("patients/<int:patient_id>/mood/new/", mood_views.mood_new, name="mood_new"),
+    path("mood/<int:assessment_id>/", mood_views.mood_detail, name="mood_detail"),
     path("reports/<int:report_id>/", report_views.report_detail, name="report_detail"),
     path("courses/<int:course_id>/dose/", dosing_views.dose_plan_page, name="dose_plan"),
     path("courses/<int:course_id>/programme/", programme_views.programme_page, name="programme"),

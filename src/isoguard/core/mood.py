@@ -81,6 +81,8 @@ class Band:
     source: str
     advice_status: Status
     advice_source: str
+    worklist: str = ""
+    """The triage level at which a score in this band goes on the clinic's worklist, if any."""
 
 
 @dataclass(frozen=True)

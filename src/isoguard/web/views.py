@@ -12,7 +12,7 @@ from isoguard.accounts.models import Organisation, User
 from isoguard.audit.services import audit_record
 from isoguard.core.triage import load_checklist
 from isoguard.core.vocabulary import CourseStatus, Role
-from isoguard.courses import report_services
+from isoguard.courses import mood_services, report_services
 from isoguard.courses import selectors as course_selectors
 from isoguard.patients.access import patient_for, patients_visible_to
 from isoguard.screenings.selectors import screenings_of
@@ -84,6 +84,7 @@ def home(request: HttpRequest) -> HttpResponse:
             context.update(
                 patient=patient,
                 checklist=load_checklist(),
+                mood_due=mood_services.mood_check_due(patient, timezone.localdate()),
                 reports=list(report_services.reports_of(patient)[:10]),
                 screening=screenings_of(patient).first(),
                 **course_selectors.patient_record(patient, today=timezone.localdate()),
@@ -109,6 +110,9 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     context.update(course_selectors.patient_record(patient, today=timezone.localdate()))
     context["screenings"] = list(screenings_of(patient)[:10])
     context["reports"] = list(report_services.reports_of(patient)[:20])
+    context["mood_due"] = mood_services.mood_check_due(patient, timezone.localdate())
+    if user.role in mood_services.SCREEN_ROLES:
+        context["mood_assessments"] = list(patient.mood_assessments.order_by("-assessed_on")[:10])
     latest = patient.courses.order_by("-number").first()
     context["timeline"] = course_selectors.course_timeline(latest) if latest else ()
     return render(request, "isoguard/patient_detail.html", context)

@@ -1,0 +1,142 @@
+"""Mood screening: the PHQ-9 or PHQ-A, scored, kept, and a crisis taken to the clinic at once.
+
+A screen with a positive item 9 (or a PHQ-A "yes" to a suicide question) raises an emergency
+report on the clinic's worklist in the same transaction as the answers, and the patient is shown
+the emergency and crisis numbers first. A total in a band marked `worklist` (mood.toml) raises a
+`call_today` report. Every screen is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from isoguard.accounts.models import User
+from isoguard.audit.services import audit_record
+from isoguard.core.mood import MoodInputError, MoodScore, Tool, load_mood, score, tool_for_age
+from isoguard.core.triage import load_triage
+from isoguard.core.vocabulary import CourseStatus, MoodTool, Role
+from isoguard.courses.models import MoodAssessment, SymptomReport
+from isoguard.patients.access import patient_for, require_role
+from isoguard.patients.models import Patient
+
+# The questionnaire is answered by the patient, alone or with a clinician at a visit; a parent
+# answering for a teenager would not be the PHQ-A.
+SCREEN_ROLES = (Role.PATIENT, Role.PRESCRIBER, Role.CLINIC_STAFF)
+
+
+def screen_tool(patient: Patient, today: dt.date) -> Tool:
+    """The tool for the patient's age today; refuse below the tools' validated ages."""
+    try:
+        return load_mood().tool(tool_for_age(patient.age_on(today)))
+    except ValueError as error:
+        raise ValidationError({"tool": str(error)}) from None
+
+
+@dataclass(frozen=True)
+class Due:
+    due: bool
+    reason: str
+
+
+def mood_check_due(patient: Patient, today: dt.date) -> Due:
+    """Whether a screen is due: before starting, then every ISOGUARD_MOOD_CHECK_DAYS days."""
+    course = patient.courses.filter(
+        status__in=(CourseStatus.SCREENING, CourseStatus.ACTIVE)
+    ).first()
+    if course is None:
+        return Due(False, "No course in screening or under way.")
+    latest = patient.mood_assessments.order_by("-assessed_on", "-pk").first()
+    if latest is None:
+        return Due(True, "No mood questionnaire yet: one is asked before starting.")
+    days = settings.ISOGUARD_MOOD_CHECK_DAYS
+    next_on = latest.assessed_on + dt.timedelta(days=days)
+    if next_on <= today:
+        return Due(True, f"The last questionnaire was on {latest.assessed_on:%Y-%m-%d}.")
+    return Due(False, f"Next questionnaire from {next_on:%Y-%m-%d}.")
+
+
+def mood_record(
+    *,
+    user: User,
+    patient_id: int,
+    answers: dict[int, int],
+    extras: dict[str, bool] | None = None,
+    request: HttpRequest | None = None,
+) -> tuple[MoodAssessment, MoodScore]:
+    """Score and keep a screen; a crisis or a high score goes to the clinic's worklist at once.
+
+    Raises ValidationError naming the item for a missing or out-of-range answer; nothing is kept.
+    """
+    patient = patient_for(user, patient_id, action="mood_screen", request=request)
+    require_role(user, SCREEN_ROLES, action="mood_screen", patient_id=patient.pk, request=request)
+    today = timezone.localdate()
+    tool = screen_tool(patient, today)
+    try:
+        result = score(MoodTool(tool.id), answers, extras=extras or {})
+    except MoodInputError as error:
+        raise ValidationError({error.field: error.message}) from None
+    with transaction.atomic():
+        assessment = MoodAssessment.objects.create(
+            patient=patient,
+            course=patient.courses.filter(status=CourseStatus.ACTIVE).first(),
+            tool=tool.id, score=result.total, item9=result.item9,
+            answers={"items": list(result.answers), "extras": dict(extras or {})},
+            assessed_on=today, recorded_by=user,
+        )  # fmt: skip
+        audit_record(actor=user, action="create", obj=assessment, patient_id=patient.pk,
+                     request=request, detail={"crisis": result.crisis})  # fmt: skip
+        report = _worklist_report(assessment, tool, result, user)
+        if report is not None:
+            audit_record(actor=user, action="create", obj=report, patient_id=patient.pk,
+                         request=request, detail={"level": report.triage_level})  # fmt: skip
+    return assessment, result
+
+
+def _worklist_report(
+    assessment: MoodAssessment, tool: Tool, result: MoodScore, user: User
+) -> SymptomReport | None:
+    """The report that puts this screen on the clinic's worklist, if it needs to be there."""
+    if result.crisis:
+        option = {o.value: o.label for o in tool.option}
+        evidence = [f"{tool.name} item 9: {option.get(result.item9, result.item9)}"]
+        evidence += [f"{tool.name}: yes to {r}" for r in result.crisis_reasons if r != "item 9"]
+        level, concept = "emergency", "suicidal_thoughts"
+    elif result.band.worklist:
+        evidence = [f"{tool.name} score {result.total} ({result.band.label})"]
+        level, concept = result.band.worklist, "mood_change"
+    else:
+        return None
+    return SymptomReport.objects.create(
+        patient=assessment.patient, course=assessment.course, mood_assessment=assessment,
+        submitted_by=user, triage_state=SymptomReport.TriageState.TRIAGED, triage_level=level,
+        priority=load_triage().rank(level), triaged_at=timezone.now(),
+        concepts=[{"id": concept, "level": level, "evidence": "; ".join(evidence)}],
+    )  # fmt: skip
+
+
+def assessment_for(
+    user: User, assessment_id: int, *, request: HttpRequest | None = None
+) -> MoodAssessment:
+    """Return a screen to the patient who answered it or to their clinic (audited)."""
+    assessment = (
+        MoodAssessment.objects.select_related("patient__clinic").filter(pk=assessment_id).first()
+    )
+    if assessment is None:
+        raise PermissionDenied("No such questionnaire.")
+    require_role(user, SCREEN_ROLES, action="view", obj=assessment,
+                 patient_id=assessment.patient_id, request=request)  # fmt: skip
+    patient_for(user, assessment.patient_id, request=request)
+    return assessment
+
+
+def stored_score(assessment: MoodAssessment) -> MoodScore:
+    """The score of a kept screen, recomputed from its answers."""
+    stored = assessment.answers if isinstance(assessment.answers, dict) else {}
+    return score(assessment.tool, stored.get("items", []), extras=stored.get("extras") or {})
