@@ -64,3 +64,48 @@ class ScreeningOut(Schema):
     outcome: str
     course_id: int | None
     result: dict[str, Any]
+
+
+class SymptomReportIn(Schema):
+    """What the patient says: their own words, and/or ids of the symptom checklist."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: StrictStr = Field("", max_length=5000)
+    symptoms: list[StrictStr] = Field(default_factory=list, max_length=40)
+
+
+class ConceptOut(Schema):
+    id: str
+    level: str
+    evidence: str
+
+
+class CallOut(Schema):
+    kind: str
+    label: str
+    number: str
+
+
+class AdviceOut(Schema):
+    level: str
+    urgent: bool
+    calls: list[CallOut]
+    headline: str
+    tips: list[str]
+    notes: list[str]
+
+
+class SymptomReportOut(Schema):
+    id: int
+    patient_id: int
+    submitted_at: dt.datetime
+    text: str
+    symptoms: list[str]
+    triage_state: str
+    level: str | None
+    concepts: list[ConceptOut]
+    review_state: str
+    acknowledged_at: dt.datetime | None
+    reviewed_at: dt.datetime | None
+    review_note: str
+    advice: AdviceOut

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -16,10 +17,14 @@ from isoguard.api.schemas import (
     PatientSummary,
     ScreeningOut,
     ScreeningRequest,
+    SymptomReportIn,
+    SymptomReportOut,
 )
 from isoguard.audit.services import audit_record
 from isoguard.core.screening_input import ScreeningInputError
 from isoguard.core.vocabulary import Role
+from isoguard.courses import report_services
+from isoguard.courses.models import SymptomReport
 from isoguard.patients.access import patient_for, patients_visible_to
 from isoguard.patients.models import Patient
 from isoguard.screenings.models import Screening
@@ -67,6 +72,14 @@ def on_permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRes
 @api.exception_handler(ScreeningInputError)
 def on_screening_input_error(request: HttpRequest, exc: ScreeningInputError) -> HttpResponse:
     return error(request, 422, "invalid", str(exc), exc.field)
+
+
+@api.exception_handler(DjangoValidationError)
+def on_django_validation_error(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    if hasattr(exc, "error_dict"):
+        field, messages = next(iter(exc.message_dict.items()))
+        return error(request, 422, "invalid", f"{field}: {messages[0]}", field)
+    return error(request, 422, "invalid", " ".join(exc.messages))
 
 
 @api.exception_handler(HttpError)
@@ -149,3 +162,71 @@ def screening_detail(request: HttpRequest, screening_id: int) -> dict[str, objec
         raise PermissionDenied("You may not see this screening.")
     patient_for(user, screening.patient_id, request=request)  # type: ignore[arg-type]
     return screening_out(screening)
+
+
+def report_out(report: SymptomReport) -> dict[str, object]:
+    advice = report_services.report_advice(report)
+    return {
+        "id": report.pk,
+        "patient_id": report.patient_id,
+        "submitted_at": report.submitted_at,
+        "text": report.text,
+        "symptoms": report.checklist,
+        "triage_state": report.triage_state,
+        "level": report.triage_level or None,
+        "concepts": report.concepts,
+        "review_state": report.review_state,
+        "acknowledged_at": report.acknowledged_at,
+        "reviewed_at": report.reviewed_at,
+        "review_note": report.review_note,
+        "advice": {
+            "level": advice.level,
+            "urgent": advice.urgent,
+            "calls": [{"kind": c.kind, "label": c.label, "number": c.number} for c in advice.calls],
+            "headline": advice.headline,
+            "tips": list(advice.tips),
+            "notes": list(advice.notes),
+        },
+    }
+
+
+@api.post(
+    "/patients/{patient_id}/symptom-reports",
+    response={201: SymptomReportOut, **ERRORS},
+    summary="Report a side effect: stored, triaged, and what to do now",
+)
+def symptom_report_create(
+    request: HttpRequest, patient_id: int, payload: SymptomReportIn
+) -> Status:
+    report = report_services.report_submit(
+        user=request.user,  # type: ignore[arg-type]
+        patient_id=patient_id,
+        text=payload.text,
+        ticked=payload.symptoms,
+        request=request,
+    )
+    return Status(201, report_out(report))
+
+
+@api.get(
+    "/symptom-reports/{report_id}",
+    response={200: SymptomReportOut, **ERRORS},
+    summary="One side-effect report, with its triage and review",
+)
+def symptom_report_detail(request: HttpRequest, report_id: int) -> dict[str, object]:
+    return report_out(report_services.report_for(request.user, report_id, request=request))  # type: ignore[arg-type]
+
+
+@api.get(
+    "/worklist",
+    response={200: list[SymptomReportOut], **ERRORS},
+    summary="Open reports at call_today and above, most urgent first (clinic staff)",
+)
+def worklist(request: HttpRequest) -> list[dict[str, object]]:
+    user = request.user
+    if user.role not in report_services.STAFF_ROLES:  # type: ignore[union-attr]
+        raise PermissionDenied("Only a prescriber or clinic staff has a worklist.")
+    reports = list(report_services.worklist(user))  # type: ignore[arg-type]
+    audit_record(actor=user, action="list", object_type="courses.symptomreport", request=request,
+                 detail={"patient_ids": sorted({r.patient_id for r in reports})})  # fmt: skip
+    return [report_out(r) for r in reports]
