@@ -103,3 +103,19 @@ def test_the_screen_is_due_before_starting_then_every_30_days(world, settings):
     assert services.mood_check_due(world.alice, today + dt.timedelta(days=30)).due
     settings.ISOGUARD_MOOD_CHECK_DAYS = 14
     assert services.mood_check_due(world.alice, today + dt.timedelta(days=14)).due
+
+
+def test_the_phq_a_suicide_questions_must_be_answered(world):
+    world.chloe.user = world.bob_user
+    world.bob.user = None
+    world.bob.save()
+    world.chloe.save()
+    with pytest.raises(ValidationError) as error:
+        record(world, CALM, user=world.bob_user, patient=world.chloe,
+               extras={"suicidal_thoughts_past_month": False})  # fmt: skip
+    assert "suicide_attempt_ever" in error.value.message_dict
+    with pytest.raises(ValidationError) as error:
+        maybe = {"suicidal_thoughts_past_month": False, "suicide_attempt_ever": "maybe"}
+        record(world, CALM, user=world.bob_user, patient=world.chloe, extras=maybe)
+    assert "suicide_attempt_ever" in error.value.message_dict
+    assert not MoodAssessment.objects.exists()

@@ -78,6 +78,9 @@ def mood_record(
     require_role(user, SCREEN_ROLES, action="mood_screen", patient_id=patient.pk, request=request)
     today = timezone.localdate()
     tool = screen_tool(patient, today)
+    for extra in tool.extra:  # every question of the form needs an answer: a safety screen
+        if extra.id not in (extras or {}):
+            raise ValidationError({extra.id: "answer yes or no"})
     try:
         result = score(MoodTool(tool.id), answers, extras=extras or {})
     except MoodInputError as error:

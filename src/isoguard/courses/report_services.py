@@ -149,11 +149,6 @@ def report_resolve(
     *, user: User, report_id: int, note: str, request: HttpRequest | None = None
 ) -> SymptomReport:
     """Close a report with a note saying what was done (the patient sees the note)."""
-    note = (note or "").strip()
-    if not note:
-        raise ValidationError({"note": "Say what was done before resolving the report."})
-    if len(note) > 2000:
-        raise ValidationError({"note": f"At most 2000 characters; this is {len(note)}."})
     return _review(user, report_id, SymptomReport.ReviewState.RESOLVED, note, request)
 
 
@@ -166,6 +161,11 @@ def _review(
     checked = report_for(user, report_id, action=action, request=request)
     require_role(user, STAFF_ROLES, action=action, obj=checked, patient_id=checked.patient_id,
                  request=request)  # fmt: skip
+    note = (note or "").strip()
+    if state == SymptomReport.ReviewState.RESOLVED and not note:
+        raise ValidationError({"note": "Say what was done before resolving the report."})
+    if len(note) > 2000:
+        raise ValidationError({"note": f"At most 2000 characters; this is {len(note)}."})
     now = timezone.now()
     first_seen = {
         "acknowledged_by_id": Coalesce(F("acknowledged_by_id"), Value(user.pk)),

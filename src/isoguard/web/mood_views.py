@@ -34,8 +34,11 @@ def mood_new(request: HttpRequest, patient_id: int) -> HttpResponse:
             for key, value in chosen.items()
             if key.startswith("item_") and key[5:].isdigit() and value.isdigit()
         }
+        yes_no = {"yes": True, "no": False}
         extras = {
-            key[6:]: value == "yes" for key, value in chosen.items() if key.startswith("extra_")
+            key[6:]: yes_no.get(value, value)
+            for key, value in chosen.items()
+            if key.startswith("extra_")
         }
         try:
             assessment, _ = services.mood_record(
@@ -53,7 +56,12 @@ def mood_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     picked = {k: int(v) for k, v in chosen.items() if k.startswith("item_") and v.isdigit()}
     rows = [(item, picked.get(f"item_{item.id}"), errors.get(f"item {item.id}", []))
             for item in tool.item]  # fmt: skip
-    context = {"patient": patient, "tool": tool, "errors": errors, "rows": rows}
+    extra_rows = [(extra, chosen.get(f"extra_{extra.id}"), errors.get(extra.id, []))
+                  for extra in tool.extra]  # fmt: skip
+    context = {
+        "patient": patient, "tool": tool, "errors": errors, "rows": rows, "extra_rows": extra_rows,
+        "extra_ids": [e.id for e in tool.extra],
+    }  # fmt: skip
     return render(request, "isoguard/mood_form.html", context, status=400 if errors else 200)
 
 

@@ -13,7 +13,7 @@ from isoguard.accounts.models import User
 from isoguard.core.triage import load_checklist
 from isoguard.core.vocabulary import Role
 from isoguard.courses import report_services as services
-from isoguard.patients.access import patient_for
+from isoguard.patients.access import patient_for, require_role
 
 
 @login_required
@@ -36,6 +36,8 @@ def report_new(request: HttpRequest, patient_id: int) -> HttpResponse:
         else:
             return redirect("report_detail", report_id=report.pk)
     patient = patient_for(user, patient_id, action="view_report_form", request=request)
+    require_role(user, services.REPORTER_ROLES, action="view_report_form", patient_id=patient.pk,
+                 request=request)  # fmt: skip
     context = {
         "patient": patient,
         "checklist": load_checklist(),
