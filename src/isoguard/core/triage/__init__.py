@@ -29,48 +29,80 @@ NEGATION = re.compile(
 HYPOTHETICAL = re.compile(
     r"\b(what if|is it normal (to|for)|is (it|this|that) a side effect|side effects?\b.{0,20}\?|"
     r"\bis\b.{0,30}\ba (common |normal |known )?side effect|can cause|may cause|"
-    r"will i|could i get|can it cause|does it cause|should i worry if|in case|worried (it|that|i)|"
-    r"scared (it|that|i)|if i get|if i have|if my|might i|am i going to|just wondering|"
-    r"planning ahead|read (that|about)|saw a .{0,20}post|heard (that|it))"
+    r"will i|will my|could i get|can it cause|does it cause|should i worry if|in case|"
+    r"worried (it|that|i)|scared (it|that|i)|if i get|if i have|if my|might i|am i going to|"
+    r"just wondering|planning ahead|read (that|about)|saw a .{0,20}post|heard (that|it)|"
+    r"would .{0,30}\bmean\b|would i (need|have) to|before i start\b)"
 )
 # Someone else as the subject of the clause: their symptoms are not the patient's.
 THIRD_PARTY = re.compile(
-    r"^(my (little |big |older |younger )?(brother|sister|friend|mum|mom|mother|dad|father|"
-    r"boyfriend|girlfriend|bf|gf|partner|husband|wife|cousin|roommate|flatmate|mate|colleague|"
-    r"grandma|grandad|aunt|uncle)s?|(he|she|they) (has|have|had|gets|got|is|was)|her period)\b"
+    r"^((my|our) )?(little |big |older |younger |best )?(brother|sister|friend|mum|mom|mother|"
+    r"dad|father|boyfriend|girlfriend|bf|gf|partner|husband|wife|cousin|roommate|flatmate|mate|"
+    r"colleague|grandma|grandad|aunt|uncle|sis|bro)s?\b|"
+    r"^(he|she|they) (has|have|had|gets|got|is|was|keeps|kept|says|said|feels|felt|started|does|"
+    r"did)\b|^her period"
+)
+# "my gf says I look yellow": someone else's words about the patient.
+REPORTED_ABOUT_ME = re.compile(
+    r"\b(says|said|thinks|noticed|told me|reckons)\b.{0,15}\b(i|im|my|me)\b"
 )
 OWN = re.compile(r"\b(myself|me|i|my)\b")
 # A question that also states a symptom as fact ("I had one last night, is that normal?").
 FACT = re.compile(r"\b(i (had|have|got|get|am|was|keep)|ive|my \w+ (is|are|was|were|has|have))\b")
-DESCRIPTION = re.compile(r"(like|as if|kind of|kinda|sort of|feels like)\b")
-PARENT_WRITING = re.compile(
-    r"\b(my (son|daughter|kid|child|boy|girl|teen)|this is \w+ (mum|mom|"
-    r"mother|dad|father))\b|\w+s (mum|mom|dad) here"
+# The sentence after a question says the patient has what was asked about ("I had some").
+FACT_ABOUT_IT = re.compile(
+    r"\b(mine (is|has|was|are|have|went|looks?|keeps?)|(i|ive) (had|have|got|get|do|did|am "
+    r"having|keep getting|been getting)\b.{0,12}\b(some|one|it|them|this|that|these|those|too|"
+    r"also|loads|lots)\b)"
 )
+DESCRIPTION = re.compile(r"((looks?|feels?|sounds?|seems?) )?(like|as if|kind of|kinda|sort of)\b")
+PARENT_WRITING = re.compile(
+    r"\b(my (son|daughter|kid|child|boy|girl|teen)|our (son|daughter|kid|child|boy|girl|teen)|"
+    r"this is \w+ (mum|mom|mother|dad|father)|(mum|mom|dad|mother|father|parent) here|"
+    r"writing (for|on behalf of))\b|\w+s (mum|mom|dad) here"
+)
+# A parent writing about their child: the clauses about the writer's own health.
+WRITER_OWN = re.compile(r"\b(myself|my own)\b")
 PERSISTENT = re.compile(
-    r"\b((2|two|3|three|4|four|several|a few|few) weeks|(a|one|1|2|two) months?|wont go away|"
-    r"not going away|keeps? getting worse|getting worse|worse and worse|still there after|"
-    r"nothing (helps|works)|wont heal|not healing|not calming|still worse|not settling|"
-    r"not getting better|not improving|for weeks)\b"
+    r"\b((2|two|3|three|4|four|5|five|6|six|several|a few|few|over two|over 2) weeks|fortnight|"
+    r"(a|one|1|2|two|3|three|over a) months?|since (early |the start of )?last month|for ages|"
+    r"months now|wont go away|not going away|keeps? getting worse|getting worse|worse and worse|"
+    r"still there after|nothing (helps|works)|wont heal|not healing|not calming|still worse|"
+    r"not settling|hasnt settled|not getting better|not improving|for weeks|weeks now|"
+    r"(drops|cream|balm|moisturi[sz]er|vaseline|nothing) (dont|doesnt|didnt|isnt|arent|wont) "
+    r"(help|work|touch|do anything))\b"
+)
+# The effect has stopped: the two-week rule applies only while it is still there.
+RESOLVED = re.compile(
+    r"\b(healed|cleared( up)?|gone now|has gone|have gone|went away|settled( down)?|"
+    r"better now|fine now|stopped now|all good now|back to normal)\b"
 )
 SEVERE = re.compile(
-    r"\b(severe|severely|worst|excruciating|unbearable|agony|agonising|"
+    r"\b(severe|severely|worst|excruciating|unbearable|agony|agonising|agonizing|"
     r"doubled over|cant function|cannot function)\b"
 )
 OTHER_SYMPTOM = re.compile(
     r"\b(pain|ache|aching|hurts?|sore|swollen|swelling|bumps?|lumps?|sores|tired|fatigue|"
-    r"exhausted|burning|numb|metallic taste|weird taste|cramps?|bruis\w*|cold sores?|"
-    r"cant sleep|trouble sleeping|insomnia|sunburn\w*|burn\w* (so )?easily|nails?|sweat\w*|"
-    r"fragile|slow to heal|ages to heal|wiped out|"
-    r"palpitations?|heart racing|racing heart|weight (gain|loss)|thirsty|peeing a lot|"
-    r"ulcers?|blisters?|boils?|infection|discharge|bleeding gums?|gums? bleed)\b"
+    r"exhausted|knackered|wiped( out)?|drained|burning|numb|metallic taste|weird taste|cramps?|"
+    r"bruis\w*|cold sores?|cant (get to )?sleep|trouble sleeping|insomnia|lying awake|awake (till|"
+    r"until|all night)|sunburn\w*|burn\w* (super |so |really |very )?(easily|fast|quick\w*)|"
+    r"\w*nails?|sweat\w*|fragile|slow to heal|ages to heal|palpitations?|heart (racing|"
+    r"pounding|fluttering)|racing heart|weight (gain|loss)|thirsty|peeing a lot|ulcers?|"
+    r"blisters?|boils?|infection|infected|oozing|pus|discharge|bleeding gums?|gums? bleed|"
+    r"tooth ?ache|agony|throb\w*)\b"
 )
+# A negation inside the words that matched: "the skin isn't even dry".
+NEGATED_INSIDE = re.compile(r"\b(isnt|arent|wasnt|werent|not|no longer|never)\b(\s+\S+){0,2}\s*$")
+GENERIC_PAIN = re.compile(r"pain|ache|aching|hurts?|sore|agony|throb\w*")
 
 
 @dataclass(frozen=True)
 class Upgrade:
     to: str
     when: str
+    """A pattern on the sentence that moves the finding to `to`."""
+    only: str = ""
+    """If set, the upgrade applies only when the finding's own words match this pattern."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +112,8 @@ class Concept:
     patterns: tuple[str, ...]
     source: str
     upgrade: tuple[Upgrade, ...] = ()
+    sentence_patterns: tuple[str, ...] = ()
+    """Matched on the whole sentence, for descriptions that run over commas."""
     any_mention: bool = False
     """Counts even in a question, a hypothetical or a joke (suicidal thoughts)."""
 
@@ -97,6 +131,7 @@ class Knowledge:
     levels: tuple[Level, ...]
     concepts: tuple[Concept, ...]
     compiled: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
+    sentence_compiled: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
 
     def rank(self, level: str) -> int:
         return next(lv.rank for lv in self.levels if lv.id == level)
@@ -125,6 +160,9 @@ def load_triage() -> Knowledge:
                 raise KnowledgeError(f"{where}: {concept.id}: upgrade to unknown {upgrade.to!r}")
         try:
             knowledge.compiled[concept.id] = tuple(re.compile(p) for p in concept.patterns)
+            knowledge.sentence_compiled[concept.id] = tuple(
+                re.compile(p) for p in concept.sentence_patterns
+            )
         except re.error as error:
             raise KnowledgeError(f"{where}: {concept.id}: bad pattern: {error}") from None
     return knowledge
@@ -186,7 +224,9 @@ class TriageResult:
 
 def normalise(text: str) -> str:
     """Lower-case, drop apostrophes and emoji, expand text-speak; keep clause punctuation."""
-    folded = text.lower().replace("\u2019", "'").replace("'", "")
+    folded = text.lower().replace("\u2019", "'")
+    folded = re.sub(r"(?<=[a-z])'s\b", " is", folded)  # "skin's dry" -> "skin is dry"
+    folded = folded.replace("'", "")
     folded = re.sub(r"[^a-z0-9.,;:!?\n/ ]", " ", folded)
     for pattern, replacement in TEXT_SPEAK.items():
         folded = re.sub(pattern, replacement, folded)
@@ -229,34 +269,83 @@ def _text_concepts(knowledge: Knowledge, text: str) -> dict[str, ConceptFinding]
     normal = normalise(text)
     parent_writing = bool(PARENT_WRITING.search(normal))
     found: dict[str, ConceptFinding] = {}
+    # Concepts named in a question or hypothetical, kept in case the next sentence says the
+    # patient has it ("is chest pain a side effect? I had some last night").
+    asked: list[ConceptFinding] = []
     for sentence in sentences(normal):
+        if asked and FACT_ABOUT_IT.search(sentence):
+            for finding in asked:
+                _keep(found, finding, knowledge)
+        asked = []
         hypothetical_sentence = HYPOTHETICAL.search(sentence) and not FACT.search(sentence)
+        persists = PERSISTENT.search(sentence) and not _resolved(sentence)
+        sentence_found = False
         for clause in clauses(sentence):
             hypothetical = hypothetical_sentence or HYPOTHETICAL.search(clause)
-            about_someone_else = not parent_writing and THIRD_PARTY.search(clause)
+            about_someone_else = _someone_else(clause, parent_writing)
             hits = _clause_concepts(knowledge, clause, sentence)
             for concept_id, evidence in hits.items():
+                sentence_found = True
                 concept = knowledge.concept(concept_id)
+                level = concept.level
+                if level == "self_care" and persists:
+                    level = "tell_prescriber"
+                finding = ConceptFinding(concept_id, level, evidence)
                 if concept.any_mention:
                     # Any mention of wanting to die or of self-harm counts, in a question or a
                     # joke too (RUBRIC.md), unless it is plainly someone else's.
                     if about_someone_else and not OWN.search(evidence):
                         continue
-                elif hypothetical or about_someone_else:
+                elif about_someone_else:
                     continue
-                level = concept.level
-                if level == "self_care" and PERSISTENT.search(sentence):
-                    level = "tell_prescriber"
-                _keep(found, ConceptFinding(concept_id, level, evidence), knowledge)
+                elif hypothetical:
+                    asked.append(finding)
+                    continue
+                _keep(found, finding, knowledge)
             # A symptom the rubric does not name counts, unless the clause only describes the
             # one before it ("hurts to swallow, like a scratchy pain").
             describes_previous = DESCRIPTION.match(clause)
-            if not (hits or hypothetical or about_someone_else or describes_previous):
-                match = OTHER_SYMPTOM.search(clause)
-                if match and not _negated(clause, match.start()):
-                    level = "call_today" if SEVERE.search(clause) else "tell_prescriber"
+            if not (hypothetical or about_someone_else or describes_previous):
+                # The parts of the clause ("... and ...") that found no concept.
+                rest = " , ".join(
+                    part
+                    for part in re.split(r"\b(?:and|also|plus)\b", clause)
+                    if not any(_share_a_word(part, e) for e in hits.values())
+                )
+                match = OTHER_SYMPTOM.search(rest)
+                # A bare "hurts" after a clause that found a concept describes that concept
+                # ("lower back is killing me, hurts to bend over").
+                if match and sentence_found and GENERIC_PAIN.fullmatch(match.group(0)):
+                    match = None
+                if match and not _negated(rest, match.start()):
+                    level = "call_today" if SEVERE.search(sentence) else "tell_prescriber"
                     _keep(found, ConceptFinding("other_symptom", level, match.group(0)), knowledge)
     return found
+
+
+def _share_a_word(a: str, b: str) -> bool:
+    """Whether two phrases share a word of four letters or more."""
+    return bool({w for w in a.split() if len(w) > 3} & {w for w in b.split() if len(w) > 3})
+
+
+def _resolved(sentence: str) -> bool:
+    """Whether the sentence says the effect has stopped ("healed", but not "hasn't settled")."""
+    return any(
+        not re.search(r"\b(not|hasnt|havent|isnt|arent|never|not yet)\s*$", sentence[: m.start()])
+        for m in RESOLVED.finditer(sentence)
+    )
+
+
+def _someone_else(clause: str, parent_writing: bool) -> bool:
+    """Whether the clause is about someone other than the patient.
+
+    A parent writing about their child reports the child's symptoms, but not their own ("I've
+    had headaches myself"); someone else's words about the patient ("my gf says I look yellow")
+    are the patient's.
+    """
+    if parent_writing:
+        return bool(WRITER_OWN.search(clause))
+    return bool(THIRD_PARTY.search(clause)) and not REPORTED_ABOUT_ME.search(clause)
 
 
 def _clause_concepts(knowledge: Knowledge, clause: str, sentence: str) -> dict[str, str]:
@@ -266,15 +355,27 @@ def _clause_concepts(knowledge: Knowledge, clause: str, sentence: str) -> dict[s
             match = pattern.search(clause)
             if match is None or _negated(clause, match.start()):
                 continue
-            target = concept.id
-            for upgrade in concept.upgrade:
-                if re.search(upgrade.when, sentence):
-                    target = upgrade.to
+            inside = NEGATED_INSIDE.search(match.group(0))
+            if inside and inside.group(1) not in pattern.pattern:
+                continue
             # Evidence runs to the end of the last word matched ("lips crack" -> "lips cracked").
             end = re.match(r"\w*", clause[match.end() :])
             evidence = (match.group(0) + (end.group(0) if end else "")).strip()
+            target = concept.id
+            for upgrade in concept.upgrade:
+                if re.search(upgrade.when, sentence) and (
+                    not upgrade.only or re.search(upgrade.only, evidence)
+                ):
+                    target = upgrade.to
             hits.setdefault(target, evidence)
             break
+        if concept.id not in hits:
+            for pattern in knowledge.sentence_compiled[concept.id]:
+                match = pattern.search(sentence)
+                inside = match and clause in sentence[match.start() : match.end()]
+                if match and inside and not _negated(sentence, match.start()):
+                    hits.setdefault(concept.id, match.group(0))
+                    break
     return hits
 
 
@@ -283,7 +384,9 @@ def _negated(clause: str, start: int) -> bool:
     before = clause[:start]
     if before.rstrip().endswith(("cant", "can not", "cannot")):
         return False
-    return bool(NEGATION.search(before))
+    cue = NEGATION.search(before)
+    # "and" ends the cue's reach ("over nothing and punched a door"); "or" and "nor" do not.
+    return cue is not None and not re.search(r"\band\b", cue.group(0))
 
 
 def _keep(found: dict[str, ConceptFinding], finding: ConceptFinding, knowledge: Knowledge) -> None:
@@ -291,6 +394,9 @@ def _keep(found: dict[str, ConceptFinding], finding: ConceptFinding, knowledge: 
     if current is None or knowledge.rank(finding.level) > knowledge.rank(current.level):
         found[finding.id] = finding
 
+
+PAIN_WORDS = re.compile(r"hurt|ache|aching|pain|cramp")
+_NOTHING = ConceptFinding("", "none", "")
 
 # When the more serious concept is present, the milder one it replaces does not count.
 SUPERSEDES = {
@@ -308,8 +414,16 @@ def _resolve_overlaps(found: dict[str, ConceptFinding]) -> None:
         if serious in found:
             for concept_id in milder:
                 if concept_id == "upset_stomach" and serious == "severe_abdominal_pain":
+                    # Nausea beside severe pain counts on its own; a milder word for the same
+                    # pain does not.
+                    if PAIN_WORDS.search(found.get(concept_id, _NOTHING).evidence):
+                        found.pop(concept_id)
                     continue
                 found.pop(concept_id, None)
+    # Peeling palms or soles are their own concept, not dry skin (RUBRIC.md dry_skin).
+    both = "peeling_palms_soles" in found and "dry_skin" in found
+    if both and re.search(r"peel|flak|coming off|shed", found["dry_skin"].evidence):
+        found.pop("dry_skin")
     itch_only = "rash_itching" in found and not re.search(
         r"rash|hives|welts", found["rash_itching"].evidence
     )
