@@ -371,10 +371,11 @@ def _clause_concepts(knowledge: Knowledge, clause: str, sentence: str) -> dict[s
             break
         if concept.id not in hits:
             for pattern in knowledge.sentence_compiled[concept.id]:
-                match = pattern.search(sentence)
-                inside = match and clause in sentence[match.start() : match.end()]
-                if match and inside and not _negated(sentence, match.start()):
-                    hits.setdefault(concept.id, match.group(0))
+                found_in = pattern.search(sentence)
+                if found_in is None or clause not in found_in.group(0):
+                    continue
+                if not _negated(sentence, found_in.start()):
+                    hits.setdefault(concept.id, found_in.group(0))
                     break
     return hits
 
