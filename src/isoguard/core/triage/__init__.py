@@ -38,7 +38,8 @@ HYPOTHETICAL = re.compile(
 THIRD_PARTY = re.compile(
     r"^((my|our) )?(little |big |older |younger |best )?(brother|sister|friend|mum|mom|mother|"
     r"dad|father|boyfriend|girlfriend|bf|gf|partner|husband|wife|cousin|roommate|flatmate|mate|"
-    r"colleague|grandma|grandad|aunt|uncle|sis|bro)s?\b|"
+    r"colleague|grandma|grandad|aunt|uncle|sis|bro)s?\b(?!,? (my|i|im|ive|me)\b)"
+    r"(?! (is )?(condom|rubber))|"
     r"^(he|she|they) (has|have|had|gets|got|is|was|keeps|kept|says|said|feels|felt|started|does|"
     r"did)\b|^her period"
 )
@@ -53,7 +54,8 @@ FACT = re.compile(r"\b(i (had|have|got|get|am|was|keep)|ive|my \w+ (is|are|was|w
 FACT_ABOUT_IT = re.compile(
     r"\b(mine (is|has|was|are|have|went|looks?|keeps?)|(i|ive) (had|have|got|get|do|did|am "
     r"having|keep getting|been getting)\b.{0,12}\b(some|one|it|them|this|that|these|those|too|"
-    r"also|loads|lots)\b)"
+    r"also|loads|lots)\b|^(been|had (it|them|this)|got (it|them|this)|it (is|has) been|its been|"
+    r"it started|started|since|for (a|about|over|\d+)|yes|yeah)\b)"
 )
 DESCRIPTION = re.compile(r"((looks?|feels?|sounds?|seems?) )?(like|as if|kind of|kinda|sort of)\b")
 PARENT_WRITING = re.compile(
@@ -68,7 +70,7 @@ PERSISTENT = re.compile(
     r"(a|one|1|2|two|3|three|over a) months?|since (early |the start of )?last month|for ages|"
     r"months now|wont go away|not going away|keeps? getting worse|getting worse|worse and worse|"
     r"still there after|nothing (helps|works)|wont heal|not healing|not calming|still worse|"
-    r"not settling|hasnt settled|not getting better|not improving|for weeks|weeks now|"
+    r"(isnt|not|hasnt) settl\w*|not getting better|not improving|for weeks|weeks now|"
     r"(drops|cream|balm|moisturi[sz]er|vaseline|nothing) (dont|doesnt|didnt|isnt|arent|wont) "
     r"(help|work|touch|do anything))\b"
 )
@@ -83,7 +85,9 @@ SEVERE = re.compile(
 )
 OTHER_SYMPTOM = re.compile(
     r"\b(pain|ache|aching|hurts?|sore|swollen|swelling|bumps?|lumps?|sores|tired|fatigue|"
-    r"exhausted|knackered|wiped( out)?|drained|burning|numb|metallic taste|weird taste|cramps?|"
+    r"exhausted|knackered|shattered|zonked|run down|wiped( out)?|drained|red as a lobster|"
+    r"sleeping (badly|poorly|terribly)|not sleeping|burning|numb|metallic taste|weird taste|"
+    r"cramps?|"
     r"bruis\w*|cold sores?|cant (get to )?sleep|trouble sleeping|insomnia|lying awake|awake (till|"
     r"until|all night)|sunburn\w*|burn\w* (super |so |really |very )?(easily|fast|quick\w*)|"
     r"\w*nails?|sweat\w*|fragile|slow to heal|ages to heal|palpitations?|heart (racing|"
@@ -315,7 +319,7 @@ def _text_concepts(knowledge: Knowledge, text: str) -> dict[str, ConceptFinding]
                 match = OTHER_SYMPTOM.search(rest)
                 # A bare "hurts" after a clause that found a concept describes that concept
                 # ("lower back is killing me, hurts to bend over").
-                if match and sentence_found and GENERIC_PAIN.fullmatch(match.group(0)):
+                if match and (sentence_found or found) and GENERIC_PAIN.fullmatch(match.group(0)):
                     match = None
                 if match and not _negated(rest, match.start()):
                     level = "call_today" if SEVERE.search(sentence) else "tell_prescriber"
@@ -397,6 +401,7 @@ def _keep(found: dict[str, ConceptFinding], finding: ConceptFinding, knowledge: 
 
 
 PAIN_WORDS = re.compile(r"hurt|ache|aching|pain|cramp")
+BOWEL_WORDS = re.compile(r"runs|diarr|diarea|diarhea|squits|loose|stool|poo|motions|bowels")
 _NOTHING = ConceptFinding("", "none", "")
 
 # When the more serious concept is present, the milder one it replaces does not count.
@@ -422,6 +427,13 @@ def _resolve_overlaps(found: dict[str, ConceptFinding]) -> None:
                     continue
                 found.pop(concept_id, None)
     # Peeling palms or soles are their own concept, not dry skin (RUBRIC.md dry_skin).
+    # Loose stools beside severe diarrhoea are the same thing; thirst beside a dry mouth too.
+    if "severe_diarrhea" in found and BOWEL_WORDS.search(
+        found.get("upset_stomach", _NOTHING).evidence
+    ):
+        found.pop("upset_stomach")
+    if "dry_mouth" in found and found.get("other_symptom", _NOTHING).evidence == "thirsty":
+        found.pop("other_symptom")
     both = "peeling_palms_soles" in found and "dry_skin" in found
     if both and re.search(r"peel|flak|coming off|shed", found["dry_skin"].evidence):
         found.pop("dry_skin")
