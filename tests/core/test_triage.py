@@ -157,11 +157,12 @@ def test_every_concept_of_the_rubric_is_in_the_data_with_a_source():
     assert [lv.id for lv in sorted(knowledge.levels, key=lambda lv: lv.rank)] == LEVELS
 
 
-def test_the_triage_never_under_triages_an_urgent_dev_report():
-    """A guard, not the benchmark: bench/triage_dev.py measures accuracy on the same set."""
+@pytest.mark.parametrize("name", ["dev", "holdout", "holdout2", "holdout3"])
+def test_the_triage_never_under_triages_an_urgent_labelled_report(name):
+    """A guard, not the benchmark: bench/triage_dev.py measures accuracy on the same sets."""
     rows = [
         json.loads(line)
-        for line in (Path(__file__).parents[1] / "data" / "triage" / "dev.jsonl")
+        for line in (Path(__file__).parents[1] / "data" / "triage" / f"{name}.jsonl")
         .read_text()
         .splitlines()
     ]

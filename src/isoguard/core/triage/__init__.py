@@ -16,6 +16,8 @@ from functools import cache
 from isoguard.core.knowledge.loading import KnowledgeError, entries, read_toml
 
 TEXT_SPEAK = {
+    r"\bme (lips|skin|eyes|head|back|mouth|nose|face|hair|belly|tummy|stomach|throat|ears?)\b":
+        r"my \1",
     r"\bu\b": "you", r"\bur\b": "your", r"\bim\b": "i am", r"\bive\b": "i have",
     r"\bidk\b": "i dont know", r"\bcuz\b": "because", r"\bcoz\b": "because", r"\btbh\b": "",
     r"\brn\b": "right now", r"\bpls\b": "please", r"\bsrsly\b": "seriously", r"\bw/\b": "with ",
@@ -41,7 +43,8 @@ THIRD_PARTY = re.compile(
     r"colleague|grandma|grandad|aunt|uncle|sis|bro)s?\b(?!,? (my|i|im|ive|me)\b)"
     r"(?! (is )?(condom|rubber))|"
     r"^(he|she|they) (has|have|had|gets|got|is|was|keeps|kept|says|said|feels|felt|started|does|"
-    r"did)\b|^her period"
+    r"did)\b|^her period|^(her|his|their) (lips|skin|eyes|face|hair|head|back|mouth|nose|"
+    r"stomach|tummy|mood)"
 )
 # "my gf says I look yellow": someone else's words about the patient.
 REPORTED_ABOUT_ME = re.compile(
@@ -55,18 +58,23 @@ FACT_ABOUT_IT = re.compile(
     r"\b(mine (is|has|was|are|have|went|looks?|keeps?)|(i|ive) (had|have|got|get|do|did|am "
     r"having|keep getting|been getting)\b.{0,12}\b(some|one|it|them|this|that|these|those|too|"
     r"also|loads|lots)\b|^(been|had (it|them|this)|got (it|them|this)|it (is|has) been|its been|"
-    r"it started|started|since|for (a|about|over|\d+)|yes|yeah)\b)"
+    r"it started|started|since|for (a|about|over|\d+)|yes|yeah|it is the|its the|it was the|"
+    r"happened|it happened|happens|it (went|got|was|is|has been|keeps))\b|\bit (went|got|has "
+    r"been|happened|keeps)\b)"
 )
 DESCRIPTION = re.compile(r"((looks?|feels?|sounds?|seems?) )?(like|as if|kind of|kinda|sort of)\b")
 PARENT_WRITING = re.compile(
     r"\b(my (son|daughter|kid|child|boy|girl|teen)|our (son|daughter|kid|child|boy|girl|teen)|"
-    r"this is \w+ (mum|mom|mother|dad|father)|(mum|mom|dad|mother|father|parent) here|"
-    r"writing (for|on behalf of))\b|\w+s (mum|mom|dad) here"
+    r"this is \w+( is)? (mum|mom|mam|ma|mother|dad|father)|(mum|mom|mam|dad|mother|father|parent) "
+    r"(of \w+ )?here|"
+    r"writing (for|on behalf of))\b|\w+( is|s) (mum|mom|mam|dad) here"
 )
 # A parent writing about their child: the clauses about the writer's own health.
-WRITER_OWN = re.compile(r"\b(myself|my own)\b")
+WRITER_OWN = re.compile(r"\b(myself|my own|just me|me being)\b")
 PERSISTENT = re.compile(
-    r"\b((2|two|3|three|4|four|5|five|6|six|several|a few|few|over two|over 2) weeks|fortnight|"
+    r"(?<!not even )(?<!less than )(?<!under )(?<!nearly )(?<!almost )"
+    r"\b((2|two|3|three|4|four|5|five|6|six|several|a few|few|over two|over 2) weeks(?! in\b)|"
+    r"fortnight|worse (every|each) (week|day)|more (frequent|often)|"
     r"(a|one|1|2|two|3|three|over a) months?|since (early |the start of )?last month|for ages|"
     r"months now|wont go away|not going away|keeps? getting worse|getting worse|worse and worse|"
     r"still there after|nothing (helps|works)|wont heal|not healing|not calming|still worse|"
@@ -80,7 +88,7 @@ RESOLVED = re.compile(
     r"better now|fine now|stopped now|all good now|back to normal)\b"
 )
 SEVERE = re.compile(
-    r"\b(severe|severely|worst|excruciating|unbearable|agony|agonising|agonizing|"
+    r"\b(severe|severely|sevre|severly|worst|excruciating|unbearable|agony|agonising|agonizing|"
     r"doubled over|cant function|cannot function)\b"
 )
 OTHER_SYMPTOM = re.compile(
@@ -90,7 +98,8 @@ OTHER_SYMPTOM = re.compile(
     r"cramps?|"
     r"bruis\w*|cold sores?|cant (get to )?sleep|trouble sleeping|insomnia|lying awake|awake (till|"
     r"until|all night)|sunburn\w*|burn\w* (super |so |really |very )?(easily|fast|quick\w*)|"
-    r"\w*nails?|sweat\w*|fragile|slow to heal|ages to heal|palpitations?|heart (racing|"
+    r"\w*nails?|sweat\w*|styes?|heav(y|ier) periods?|periods?\b.{0,20}\bheav\w*|"
+    r"burnt to a crisp|blistering|fragile|slow to heal|ages to heal|palpitations?|heart (racing|"
     r"pounding|fluttering)|racing heart|weight (gain|loss)|thirsty|peeing a lot|ulcers?|"
     r"blisters?|boils?|infection|infected|oozing|pus|discharge|bleeding gums?|gums? bleed|"
     r"tooth ?ache|agony|throb\w*)\b"
@@ -273,58 +282,71 @@ def _text_concepts(knowledge: Knowledge, text: str) -> dict[str, ConceptFinding]
     normal = normalise(text)
     parent_writing = bool(PARENT_WRITING.search(normal))
     found: dict[str, ConceptFinding] = {}
-    # Concepts named in a question or hypothetical, kept in case the next sentence says the
-    # patient has it ("is chest pain a side effect? I had some last night").
-    asked: list[ConceptFinding] = []
+    # A question about a symptom, kept in case the next sentence says the patient has it ("is
+    # chest pain a side effect? I had some last night"): the two are then read as one statement.
+    asked = ""
     for sentence in sentences(normal):
         if asked and FACT_ABOUT_IT.search(sentence):
-            for finding in asked:
-                _keep(found, finding, knowledge)
-        asked = []
-        hypothetical_sentence = HYPOTHETICAL.search(sentence) and not FACT.search(sentence)
-        persists = PERSISTENT.search(sentence) and not _resolved(sentence)
-        sentence_found = False
-        for clause in clauses(sentence):
-            hypothetical = hypothetical_sentence or HYPOTHETICAL.search(clause)
-            about_someone_else = _someone_else(clause, parent_writing)
-            hits = _clause_concepts(knowledge, clause, sentence)
-            for concept_id, evidence in hits.items():
-                sentence_found = True
-                concept = knowledge.concept(concept_id)
-                level = concept.level
-                if level == "self_care" and persists:
-                    level = "tell_prescriber"
-                finding = ConceptFinding(concept_id, level, evidence)
-                if concept.any_mention:
-                    # Any mention of wanting to die or of self-harm counts, in a question or a
-                    # joke too (RUBRIC.md), unless it is plainly someone else's.
-                    if about_someone_else and not OWN.search(evidence):
-                        continue
-                elif about_someone_else:
-                    continue
-                elif hypothetical:
-                    asked.append(finding)
-                    continue
-                _keep(found, finding, knowledge)
-            # A symptom the rubric does not name counts, unless the clause only describes the
-            # one before it ("hurts to swallow, like a scratchy pain").
-            describes_previous = DESCRIPTION.match(clause)
-            if not (hypothetical or about_someone_else or describes_previous):
-                # The parts of the clause ("... and ...") that found no concept.
-                rest = " , ".join(
-                    part
-                    for part in re.split(r"\b(?:and|also|plus)\b", clause)
-                    if not any(_share_a_word(part, e) for e in hits.values())
-                )
-                match = OTHER_SYMPTOM.search(rest)
-                # A bare "hurts" after a clause that found a concept describes that concept
-                # ("lower back is killing me, hurts to bend over").
-                if match and (sentence_found or found) and GENERIC_PAIN.fullmatch(match.group(0)):
-                    match = None
-                if match and not _negated(rest, match.start()):
-                    level = "call_today" if SEVERE.search(sentence) else "tell_prescriber"
-                    _keep(found, ConceptFinding("other_symptom", level, match.group(0)), knowledge)
+            _read_sentence(knowledge, f"{asked} {sentence}", parent_writing, found, as_fact=True)
+        asked = sentence if _read_sentence(knowledge, sentence, parent_writing, found) else ""
     return found
+
+
+def _read_sentence(
+    knowledge: Knowledge,
+    sentence: str,
+    parent_writing: bool,
+    found: dict[str, ConceptFinding],
+    *,
+    as_fact: bool = False,
+) -> bool:
+    """Add the sentence's concepts to `found`; return whether it asked about one it skipped."""
+    asked = False
+    hypothetical_sentence = (
+        not as_fact and HYPOTHETICAL.search(sentence) and not FACT.search(sentence)
+    )
+    persists = PERSISTENT.search(sentence) and not _resolved(sentence)
+    sentence_found = False
+    for clause in clauses(sentence):
+        hypothetical = hypothetical_sentence or (not as_fact and HYPOTHETICAL.search(clause))
+        about_someone_else = _someone_else(clause, parent_writing)
+        hits = _clause_concepts(knowledge, clause, sentence)
+        for concept_id, evidence in hits.items():
+            sentence_found = True
+            concept = knowledge.concept(concept_id)
+            level = concept.level
+            if level == "self_care" and persists:
+                level = "tell_prescriber"
+            if concept.any_mention:
+                # Any mention of wanting to die or of self-harm counts, in a question or a
+                # joke too (RUBRIC.md), unless it is plainly someone else's.
+                if about_someone_else and not OWN.search(evidence):
+                    continue
+            elif about_someone_else:
+                continue
+            elif hypothetical:
+                asked = True
+                continue
+            _keep(found, ConceptFinding(concept_id, level, evidence), knowledge)
+        # A symptom the rubric does not name counts, unless the clause only describes the
+        # one before it ("hurts to swallow, like a scratchy pain").
+        describes_previous = DESCRIPTION.match(clause)
+        if not (hypothetical or about_someone_else or describes_previous):
+            # The parts of the clause ("... and ...") that found no concept.
+            rest = " , ".join(
+                part
+                for part in re.split(r"\b(?:and|also|plus)\b", clause)
+                if not any(_share_a_word(part, e) for e in hits.values())
+            )
+            match = OTHER_SYMPTOM.search(rest)
+            # A bare "hurts" after a clause that found a concept describes that concept
+            # ("lower back is killing me, hurts to bend over").
+            if match and (sentence_found or found) and GENERIC_PAIN.fullmatch(match.group(0)):
+                match = None
+            if match and not _negated(rest, match.start()):
+                level = "call_today" if SEVERE.search(sentence) else "tell_prescriber"
+                _keep(found, ConceptFinding("other_symptom", level, match.group(0)), knowledge)
+    return asked
 
 
 def _share_a_word(a: str, b: str) -> bool:
@@ -435,7 +457,9 @@ def _resolve_overlaps(found: dict[str, ConceptFinding]) -> None:
     if "dry_mouth" in found and found.get("other_symptom", _NOTHING).evidence == "thirsty":
         found.pop("other_symptom")
     both = "peeling_palms_soles" in found and "dry_skin" in found
-    if both and re.search(r"peel|flak|coming off|shed", found["dry_skin"].evidence):
+    if both and re.search(
+        r"peel|flak|coming off|shed|snake|lizard|croc", found["dry_skin"].evidence
+    ):
         found.pop("dry_skin")
     itch_only = "rash_itching" in found and not re.search(
         r"rash|hives|welts", found["rash_itching"].evidence
