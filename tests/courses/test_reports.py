@@ -75,7 +75,7 @@ def test_a_failing_triage_keeps_the_report_for_review_by_hand(world, monkeypatch
     assert "model exploded" in report.triage_error
     assert services.worklist(world.prescriber).first() == report
     advice = services.report_advice(report)
-    assert [c.kind for c in advice.calls] == ["emergency", "clinic"]
+    assert [c.kind for c in advice.calls] == ["clinic", "emergency"]
 
 
 def test_the_worklist_holds_call_today_and_above_most_urgent_first(world):
@@ -177,3 +177,15 @@ def test_two_staff_resolving_at_once_resolve_it_once(world):
         ).count()
         == 1
     )
+
+
+def test_words_the_triage_recognises_nothing_in_are_read_by_hand_today(world):
+    report = submit(world, text="something feels really off with me, hard to explain")
+    assert (report.triage_state, report.triage_level) == ("triaged", "none")
+    assert report in services.worklist(world.prescriber)
+    advice = services.report_advice(report)
+    assert advice.level == "unknown"
+    assert "read it today" in advice.headline
+    assert [c.kind for c in advice.calls] == ["clinic", "emergency"]
+    ticked_nothing_text = submit(world, text="", ticked=["dry_mouth"])
+    assert ticked_nothing_text not in services.worklist(world.prescriber)

@@ -112,6 +112,10 @@ def report_triage(report: SymptomReport, *, request: HttpRequest | None = None) 
     report.triage_state = SymptomReport.TriageState.TRIAGED
     report.triage_level = result.level
     report.priority = load_triage().rank(result.level)
+    if unrecognised(report):
+        # Words the triage found no symptom in may still describe one it does not know: a person
+        # reads them, today.
+        report.priority = worklist_min_priority()
     report.concepts = [
         {"id": c.id, "level": c.level, "evidence": c.evidence} for c in result.concepts
     ]
@@ -123,6 +127,15 @@ def report_triage(report: SymptomReport, *, request: HttpRequest | None = None) 
         audit_record(actor=None, action="triage", obj=report, patient_id=report.patient_id,
                      request=request, detail={"level": result.level})  # fmt: skip
     return report
+
+
+def unrecognised(report: SymptomReport) -> bool:
+    """A report with words in which the triage found nothing: read by hand."""
+    return (
+        report.triage_state == SymptomReport.TriageState.TRIAGED
+        and report.triage_level == "none"
+        and bool(report.text.strip())
+    )
 
 
 def report_for(
@@ -236,13 +249,13 @@ def report_advice(report: SymptomReport) -> Advice:
     patient = report.patient
     clinic = patient.clinic
     country = country_of(patient)
-    if report.triage_state != SymptomReport.TriageState.TRIAGED:
+    if report.triage_state != SymptomReport.TriageState.TRIAGED or unrecognised(report):
         # Nobody knows yet how urgent it is: the clinic will read it; until then, the numbers.
         return Advice(
             "unknown",
-            (emergency_call(country), Call("clinic", clinic.name, clinic.phone)),
-            "Your report is saved and the clinic will read it. If you feel very unwell, call "
-            "your clinic now, or your emergency number in an emergency.",
+            (Call("clinic", clinic.name, clinic.phone), emergency_call(country)),
+            "Your report is saved and your clinic will read it today. If you feel very unwell, "
+            "call your clinic now, or your emergency number in an emergency.",
         )
     return advise(stored_result(report), country=country, jurisdiction=patient.jurisdiction,
                   clinic_name=clinic.name, clinic_phone=clinic.phone)  # fmt: skip
