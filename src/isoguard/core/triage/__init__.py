@@ -16,6 +16,8 @@ from functools import cache
 from isoguard.core.knowledge.loading import KnowledgeError, entries, read_toml
 
 TEXT_SPEAK = {
+    r"\bcannae\b": "cant", r"\bdoon\b": "down", r"\banythin\b": "anything",
+    r"\bnothin\b": "nothing", r"\bsomethin\b": "something", r"\bmornin\b": "morning",
     r"\bme (lips|skin|eyes|head|back|mouth|nose|face|hair|belly|tummy|stomach|throat|ears?)\b":
         r"my \1",
     r"\bu\b": "you", r"\bur\b": "your", r"\bim\b": "i am", r"\bive\b": "i have",
@@ -34,14 +36,22 @@ HYPOTHETICAL = re.compile(
     r"will i|will my|could i get|can it cause|does it cause|should i worry if|in case|"
     r"worried (it|that|i)|scared (it|that|i)|if i get|if i have|if my|might i|am i going to|"
     r"just wondering|planning ahead|read (that|about)|saw a .{0,20}post|heard (that|it)|"
-    r"would .{0,30}\bmean\b|would i (need|have) to|before i start\b)"
+    r"would .{0,30}\bmean\b|would i (need|have) to|before i start\b|is it true|"
+    r"does it make (you|people)|makes (you|people)\b|"
+    r"(scared|afraid|worried|terrified) (of|about) (losing|getting|it))"
 )
 # Someone else as the subject of the clause: their symptoms are not the patient's.
+OTHERS = (
+    r"(little |big |older |younger |best )?(brother|sister|friend|mum|mom|mother|dad|father|"
+    r"boyfriend|girlfriend|bf|gf|partner|husband|wife|cousin|roommate|flatmate|mate|colleague|"
+    r"classmate|grandma|grandad|aunt|uncle|sis|bro)"
+)
+THIRD_PARTY_NOUN = re.compile(
+    rf"^((my|our) )?(\w+s )?{OTHERS}s?\b(?!,? (my|i|im|ive|me)\b)(?! (is )?(condom|rubber))"
+    r"(?!\s+here\b)"
+)
 THIRD_PARTY = re.compile(
-    r"^((my|our) )?(little |big |older |younger |best )?(brother|sister|friend|mum|mom|mother|"
-    r"dad|father|boyfriend|girlfriend|bf|gf|partner|husband|wife|cousin|roommate|flatmate|mate|"
-    r"colleague|grandma|grandad|aunt|uncle|sis|bro)s?\b(?!,? (my|i|im|ive|me)\b)"
-    r"(?! (is )?(condom|rubber))|"
+    rf"{THIRD_PARTY_NOUN.pattern}|"
     r"^(he|she|they) (has|have|had|gets|got|is|was|keeps|kept|says|said|feels|felt|started|does|"
     r"did)\b|^her period|^(her|his|their) (lips|skin|eyes|face|hair|head|back|mouth|nose|"
     r"stomach|tummy|mood)"
@@ -65,7 +75,8 @@ FACT_ABOUT_IT = re.compile(
 DESCRIPTION = re.compile(r"((looks?|feels?|sounds?|seems?) )?(like|as if|kind of|kinda|sort of)\b")
 PARENT_WRITING = re.compile(
     r"\b(my (son|daughter|kid|child|boy|girl|teen)|our (son|daughter|kid|child|boy|girl|teen)|"
-    r"this is \w+( is)? (mum|mom|mam|ma|mother|dad|father)|(mum|mom|mam|dad|mother|father|parent) "
+    r"(this is|its|it is) \w+( is|s)? (mum|mom|mam|ma|mother|dad|father)|"
+    r"(mum|mom|mam|dad|mother|father|parent) "
     r"(of \w+ )?here|"
     r"writing (for|on behalf of))\b|\w+( is|s) (mum|mom|mam|dad) here"
 )
@@ -73,12 +84,14 @@ PARENT_WRITING = re.compile(
 WRITER_OWN = re.compile(r"\b(myself|my own|just me|me being)\b")
 PERSISTENT = re.compile(
     r"(?<!not even )(?<!less than )(?<!under )(?<!nearly )(?<!almost )"
-    r"\b((2|two|3|three|4|four|5|five|6|six|several|a few|few|over two|over 2) weeks(?! in\b)|"
+    r"(?<!started )\b((2|two|3|three|4|four|5|five|6|six|several|a few|few|over two|over 2) "
+    r"weeks(?! in\b)|"
     r"fortnight|worse (every|each) (week|day)|more (frequent|often)|"
     r"(a|one|1|2|two|3|three|over a) months?|since (early |the start of )?last month|for ages|"
     r"months now|wont go away|not going away|keeps? getting worse|getting worse|worse and worse|"
     r"still there after|nothing (helps|works)|wont heal|not healing|not calming|still worse|"
-    r"(isnt|not|hasnt) settl\w*|not getting better|not improving|for weeks|weeks now|"
+    r"(isnt|not|hasnt) settl\w*|wont shift|wont budge|been like this since|not getting better|"
+    r"not improving|for weeks|weeks now|"
     r"(drops|cream|balm|moisturi[sz]er|vaseline|nothing) (dont|doesnt|didnt|isnt|arent|wont) "
     r"(help|work|touch|do anything))\b"
 )
@@ -92,7 +105,8 @@ SEVERE = re.compile(
     r"doubled over|cant function|cannot function)\b"
 )
 OTHER_SYMPTOM = re.compile(
-    r"\b(pain|ache|aching|hurts?|sore|swollen|swelling|bumps?|lumps?|sores|tired|fatigue|"
+    r"\b(sore throat|throat is sore|hoarse|lost my voice|"
+    r"pain|ache|aching|hurts?|sore|swollen|swelling|bumps?|lumps?|sores|tired|fatigue|"
     r"exhausted|knackered|shattered|zonked|run down|wiped( out)?|drained|red as a lobster|"
     r"sleeping (badly|poorly|terribly)|not sleeping|burning|numb|metallic taste|weird taste|"
     r"cramps?|"
@@ -238,7 +252,8 @@ class TriageResult:
 def normalise(text: str) -> str:
     """Lower-case, drop apostrophes and emoji, expand text-speak; keep clause punctuation."""
     folded = text.lower().replace("\u2019", "'")
-    folded = re.sub(r"(?<=[a-z])'s\b", " is", folded)  # "skin's dry" -> "skin is dry"
+    # "skin's dry" -> "skin is dry"; a possessive before a person stays ("daughter's friend").
+    folded = re.sub(rf"(?<=[a-z])'s\b(?! {OTHERS}\b)", " is", folded)
     folded = folded.replace("'", "")
     folded = re.sub(r"[^a-z0-9.,;:!?\n/ ]", " ", folded)
     for pattern, replacement in TEXT_SPEAK.items():
@@ -370,7 +385,7 @@ def _someone_else(clause: str, parent_writing: bool) -> bool:
     are the patient's.
     """
     if parent_writing:
-        return bool(WRITER_OWN.search(clause))
+        return bool(WRITER_OWN.search(clause) or THIRD_PARTY_NOUN.search(clause))
     return bool(THIRD_PARTY.search(clause)) and not REPORTED_ABOUT_ME.search(clause)
 
 
@@ -398,9 +413,15 @@ def _clause_concepts(knowledge: Knowledge, clause: str, sentence: str) -> dict[s
         if concept.id not in hits:
             for pattern in knowledge.sentence_compiled[concept.id]:
                 found_in = pattern.search(sentence)
-                if found_in is None or clause not in found_in.group(0):
+                at = sentence.find(clause)
+                # Only the clauses the match runs over take it.
+                if found_in is None or not (
+                    at < found_in.end() and found_in.start() < at + len(clause)
+                ):
                     continue
-                if not _negated(sentence, found_in.start()):
+                if not (
+                    _negated(sentence, found_in.start()) or NEGATED_INSIDE.search(found_in.group(0))
+                ):
                     hits.setdefault(concept.id, found_in.group(0))
                     break
     return hits
@@ -422,6 +443,8 @@ def _keep(found: dict[str, ConceptFinding], finding: ConceptFinding, knowledge: 
         found[finding.id] = finding
 
 
+# Skin that is not the palms or the soles.
+ELSEWHERE = r"face|cheek|chin|forehead|scalp|nose|elbow|neck|arms|legs|body|shin|lips|back|ears"
 PAIN_WORDS = re.compile(r"hurt|ache|aching|pain|cramp")
 BOWEL_WORDS = re.compile(r"runs|diarr|diarea|diarhea|squits|loose|stool|poo|motions|bowels")
 _NOTHING = ConceptFinding("", "none", "")
@@ -449,6 +472,11 @@ def _resolve_overlaps(found: dict[str, ConceptFinding]) -> None:
                     continue
                 found.pop(concept_id, None)
     # Peeling palms or soles are their own concept, not dry skin (RUBRIC.md dry_skin).
+    # Palpitations in a panic attack are the panic attack.
+    if re.search(r"panic", found.get("mood_change", _NOTHING).evidence) and re.search(
+        r"heart", found.get("other_symptom", _NOTHING).evidence
+    ):
+        found.pop("other_symptom")
     # Loose stools beside severe diarrhoea are the same thing; thirst beside a dry mouth too.
     if "severe_diarrhea" in found and BOWEL_WORDS.search(
         found.get("upset_stomach", _NOTHING).evidence
@@ -457,9 +485,7 @@ def _resolve_overlaps(found: dict[str, ConceptFinding]) -> None:
     if "dry_mouth" in found and found.get("other_symptom", _NOTHING).evidence == "thirsty":
         found.pop("other_symptom")
     both = "peeling_palms_soles" in found and "dry_skin" in found
-    if both and re.search(
-        r"peel|flak|coming off|shed|snake|lizard|croc", found["dry_skin"].evidence
-    ):
+    if both and not re.search(ELSEWHERE, found["dry_skin"].evidence):
         found.pop("dry_skin")
     itch_only = "rash_itching" in found and not re.search(
         r"rash|hives|welts", found["rash_itching"].evidence
