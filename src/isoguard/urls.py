@@ -21,6 +21,7 @@ admin.site.site_header = "isoguard administration"
 urlpatterns = [
     path("", views.home, name="home"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient_detail"),
+    path("patients/<int:patient_id>/country/", views.patient_country, name="patient_country"),
     path(
         "patients/<int:patient_id>/screening/new/",
         screening_views.screening_new,

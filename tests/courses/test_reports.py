@@ -75,7 +75,7 @@ def test_a_failing_triage_keeps_the_report_for_review_by_hand(world, monkeypatch
     assert "model exploded" in report.triage_error
     assert services.worklist(world.prescriber).first() == report
     advice = services.report_advice(report)
-    assert [c.kind for c in advice.calls] == ["clinic", "emergency"]
+    assert [c.kind for c in advice.calls] == ["emergency", "crisis", "clinic"]  # US: 911, 988
 
 
 def test_the_worklist_holds_call_today_and_above_most_urgent_first(world):
@@ -186,6 +186,11 @@ def test_words_the_triage_recognises_nothing_in_are_read_by_hand_today(world):
     advice = services.report_advice(report)
     assert advice.level == "unknown"
     assert "read it today" in advice.headline
-    assert [c.kind for c in advice.calls] == ["clinic", "emergency"]
+    assert [c.number for c in advice.calls] == ["911", "988", ""]  # the clinic has no phone
+    # Words beside a tick are read too: the tick does not hide them.
+    beside = submit(world, text="i cant stop shaking", ticked=["dry_lips"])
+    assert beside.triage_level == "self_care"
+    assert beside in services.worklist(world.prescriber)
+    assert services.report_advice(beside).level == "unknown"
     ticked_nothing_text = submit(world, text="", ticked=["dry_mouth"])
     assert ticked_nothing_text not in services.worklist(world.prescriber)

@@ -452,7 +452,7 @@ def test_a_positive_item_9_shows_the_crisis_numbers_first_and_tops_the_worklist(
 
     clinic_view = get_text(client, world.prescriber, response["Location"])
     assert by_testid(clinic_view, "mood-crisis").startswith("The patient reported thoughts")
-    assert 'data-testid="urgent-calls"' in clinic_view
+    assert 'data-testid="urgent-calls"' not in clinic_view  # the crisis box is for the patient
 
 
 def test_a_moderate_score_goes_on_the_worklist_at_call_today(world, client):

@@ -225,6 +225,9 @@ def symptom_report_detail(request: HttpRequest, report_id: int) -> dict[str, obj
 def worklist(request: HttpRequest) -> list[dict[str, object]]:
     user = request.user
     if user.role not in report_services.STAFF_ROLES:  # type: ignore[union-attr]
+        audit_record(actor=user, action="list", object_type="courses.symptomreport",
+                     outcome="refused", reason="only a prescriber or clinic staff has a worklist",
+                     request=request)  # fmt: skip
         raise PermissionDenied("Only a prescriber or clinic staff has a worklist.")
     reports = list(report_services.worklist(user))  # type: ignore[arg-type]
     audit_record(actor=user, action="list", object_type="courses.symptomreport", request=request,

@@ -21,14 +21,15 @@ from isoguard.accounts.models import User
 from isoguard.audit.services import audit_record
 from isoguard.core.mood import MoodInputError, MoodScore, Tool, load_mood, score, tool_for_age
 from isoguard.core.triage import load_triage
-from isoguard.core.vocabulary import CourseStatus, MoodTool, Role
+from isoguard.core.vocabulary import CourseStatus, MoodTool
+from isoguard.courses import report_services
 from isoguard.courses.models import MoodAssessment, SymptomReport
 from isoguard.patients.access import patient_for, require_role
 from isoguard.patients.models import Patient
 
 # The questionnaire is answered by the patient, alone or with a clinician at a visit; a parent
-# answering for a teenager would not be the PHQ-A.
-SCREEN_ROLES = (Role.PATIENT, Role.PRESCRIBER, Role.CLINIC_STAFF)
+# answering for a teenager would not be the PHQ-A, and does not see the answers.
+SCREEN_ROLES = report_services.SCREEN_ROLES
 
 
 def screen_tool(patient: Patient, today: dt.date) -> Tool:
@@ -74,8 +75,8 @@ def mood_record(
 
     Raises ValidationError naming the item for a missing or out-of-range answer; nothing is kept.
     """
+    require_role(user, SCREEN_ROLES, action="mood_screen", patient_id=patient_id, request=request)
     patient = patient_for(user, patient_id, action="mood_screen", request=request)
-    require_role(user, SCREEN_ROLES, action="mood_screen", patient_id=patient.pk, request=request)
     today = timezone.localdate()
     tool = screen_tool(patient, today)
     for extra in tool.extra:  # every question of the form needs an answer: a safety screen
@@ -136,6 +137,8 @@ def assessment_for(
     require_role(user, SCREEN_ROLES, action="view", obj=assessment,
                  patient_id=assessment.patient_id, request=request)  # fmt: skip
     patient_for(user, assessment.patient_id, request=request)
+    audit_record(actor=user, action="view", obj=assessment, patient_id=assessment.patient_id,
+                 request=request)  # fmt: skip
     return assessment
 
 

@@ -28,7 +28,7 @@ from isoguard.core.triage import (
     load_triage,
     triage,
 )
-from isoguard.core.triage.advice import Advice, Call, advise, emergency_call
+from isoguard.core.triage.advice import Advice, Call, advise, crisis_calls
 from isoguard.core.vocabulary import CourseStatus, Role
 from isoguard.courses.models import SymptomReport
 from isoguard.patients.access import patient_for, patients_visible_to, require_role
@@ -37,6 +37,8 @@ from isoguard.patients.models import Patient
 logger = logging.getLogger(__name__)
 
 REPORTER_ROLES = (Role.PATIENT, Role.GUARDIAN, Role.PRESCRIBER, Role.CLINIC_STAFF)
+# A mood screen is the patient's own answers: a parent does not see it, nor the report it raises.
+SCREEN_ROLES = (Role.PATIENT, Role.PRESCRIBER, Role.CLINIC_STAFF)
 STAFF_ROLES = (Role.PRESCRIBER, Role.CLINIC_STAFF)
 MAX_TEXT = 5000
 TOP_PRIORITY = 5
@@ -61,9 +63,9 @@ def report_submit(
     Raises ValidationError naming the field for an empty report, a text over 5000 characters or
     an unknown checklist item; nothing is stored then.
     """
-    patient = patient_for(user, patient_id, action="report_symptoms", request=request)
-    require_role(user, REPORTER_ROLES, action="report_symptoms", patient_id=patient.pk,
+    require_role(user, REPORTER_ROLES, action="report_symptoms", patient_id=patient_id,
                  request=request)  # fmt: skip
+    patient = patient_for(user, patient_id, action="report_symptoms", request=request)
     text = (text or "").strip()
     ticked = list(dict.fromkeys(ticked))
     if not text and not ticked:
@@ -112,13 +114,13 @@ def report_triage(report: SymptomReport, *, request: HttpRequest | None = None) 
     report.triage_state = SymptomReport.TriageState.TRIAGED
     report.triage_level = result.level
     report.priority = load_triage().rank(result.level)
-    if unrecognised(report):
-        # Words the triage found no symptom in may still describe one it does not know: a person
-        # reads them, today.
-        report.priority = worklist_min_priority()
     report.concepts = [
         {"id": c.id, "level": c.level, "evidence": c.evidence} for c in result.concepts
     ]
+    if unrecognised(report):
+        # Words the triage found no symptom in may still describe one it does not know: a person
+        # reads them, today.
+        report.priority = max(report.priority, worklist_min_priority())
     report.triaged_at = timezone.now()
     with transaction.atomic():
         report.save(
@@ -130,11 +132,12 @@ def report_triage(report: SymptomReport, *, request: HttpRequest | None = None) 
 
 
 def unrecognised(report: SymptomReport) -> bool:
-    """A report with words in which the triage found nothing: read by hand."""
+    """A report with words in which the triage found nothing (ticks aside): read by hand."""
+    from_words = [c for c in report.concepts if not c["evidence"].startswith("ticked:")]
     return (
         report.triage_state == SymptomReport.TriageState.TRIAGED
-        and report.triage_level == "none"
         and bool(report.text.strip())
+        and not from_words
     )
 
 
@@ -145,9 +148,13 @@ def report_for(
     report = SymptomReport.objects.select_related("patient__clinic").filter(pk=report_id).first()
     if report is None:
         raise PermissionDenied("No such report.")
-    require_role(user, REPORTER_ROLES, action=action, obj=report, patient_id=report.patient_id,
+    roles = SCREEN_ROLES if report.mood_assessment_id else REPORTER_ROLES
+    require_role(user, roles, action=action, obj=report, patient_id=report.patient_id,
                  request=request)  # fmt: skip
     patient_for(user, report.patient_id, action=action, request=request)
+    if action == "view":
+        audit_record(actor=user, action=action, obj=report, patient_id=report.patient_id,
+                     request=request)  # fmt: skip
     return report
 
 
@@ -225,10 +232,14 @@ def worklist(user: User) -> QuerySet[SymptomReport]:
     )
 
 
-def reports_of(patient: Patient) -> QuerySet[SymptomReport]:
-    return patient.symptom_reports.select_related("acknowledged_by", "reviewed_by").order_by(
-        "-submitted_at", "-pk"
-    )
+def reports_of(patient: Patient, user: User) -> QuerySet[SymptomReport]:
+    """The patient's reports that `user` may read, newest first."""
+    reports = patient.symptom_reports.select_related(
+        "acknowledged_by", "reviewed_by", "mood_assessment"
+    ).order_by("-submitted_at", "-pk")
+    if user.role not in SCREEN_ROLES:
+        reports = reports.filter(mood_assessment__isnull=True)
+    return reports
 
 
 def country_of(patient: Patient) -> Country:
@@ -251,9 +262,10 @@ def report_advice(report: SymptomReport) -> Advice:
     country = country_of(patient)
     if report.triage_state != SymptomReport.TriageState.TRIAGED or unrecognised(report):
         # Nobody knows yet how urgent it is: the clinic will read it; until then, the numbers.
+        # Words no one has read may be anything, thoughts of suicide too: every number is shown.
         return Advice(
             "unknown",
-            (Call("clinic", clinic.name, clinic.phone), emergency_call(country)),
+            (*crisis_calls(country), Call("clinic", clinic.name, clinic.phone)),
             "Your report is saved and your clinic will read it today. If you feel very unwell, "
             "call your clinic now, or your emergency number in an emergency.",
         )

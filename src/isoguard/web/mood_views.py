@@ -22,9 +22,9 @@ from isoguard.patients.access import patient_for, require_role
 @require_http_methods(["GET", "POST"])
 def mood_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    patient = patient_for(user, patient_id, action="view_mood_form", request=request)
-    require_role(user, services.SCREEN_ROLES, action="view_mood_form", patient_id=patient.pk,
+    require_role(user, services.SCREEN_ROLES, action="view_mood_form", patient_id=patient_id,
                  request=request)  # fmt: skip
+    patient = patient_for(user, patient_id, action="view_mood_form", request=request)
     errors: dict[str, list[str]] = {}
     chosen: dict[str, str] = {}
     if request.method == "POST":
@@ -32,7 +32,7 @@ def mood_new(request: HttpRequest, patient_id: int) -> HttpResponse:
         answers = {
             int(key[5:]): int(value)
             for key, value in chosen.items()
-            if key.startswith("item_") and key[5:].isdigit() and value.isdigit()
+            if key.startswith("item_") and key[5:].isdigit() and value.isascii() and value.isdigit()
         }
         yes_no = {"yes": True, "no": False}
         extras = {
@@ -53,7 +53,11 @@ def mood_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     except ValidationError as error:
         return render(request, "isoguard/mood_form.html",
                       {"patient": patient, "errors": error.message_dict}, status=400)  # fmt: skip
-    picked = {k: int(v) for k, v in chosen.items() if k.startswith("item_") and v.isdigit()}
+    picked = {
+        k: int(v)
+        for k, v in chosen.items()
+        if k.startswith("item_") and v.isascii() and v.isdigit()
+    }
     rows = [(item, picked.get(f"item_{item.id}"), errors.get(f"item {item.id}", []))
             for item in tool.item]  # fmt: skip
     extra_rows = [(extra, chosen.get(f"extra_{extra.id}"), errors.get(extra.id, []))

@@ -35,9 +35,9 @@ def report_new(request: HttpRequest, patient_id: int) -> HttpResponse:
             errors = error.message_dict
         else:
             return redirect("report_detail", report_id=report.pk)
-    patient = patient_for(user, patient_id, action="view_report_form", request=request)
-    require_role(user, services.REPORTER_ROLES, action="view_report_form", patient_id=patient.pk,
+    require_role(user, services.REPORTER_ROLES, action="view_report_form", patient_id=patient_id,
                  request=request)  # fmt: skip
+    patient = patient_for(user, patient_id, action="view_report_form", request=request)
     context = {
         "patient": patient,
         "checklist": load_checklist(),
@@ -63,8 +63,17 @@ def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
                 )  # fmt: skip
                 messages.success(request, "Report resolved; the patient can see your note.")
             else:
-                services.report_acknowledge(user=user, report_id=report_id, request=request)
-                messages.success(request, "Report acknowledged; the patient can see it was seen.")
+                report = services.report_acknowledge(
+                    user=user, report_id=report_id, request=request
+                )
+                if report.acknowledged_by_id == user.pk:
+                    messages.success(
+                        request, "Report acknowledged; the patient can see it was seen."
+                    )
+                else:
+                    who = report.acknowledged_by
+                    name = who.get_full_name() or who.get_username() if who else "a colleague"
+                    messages.info(request, f"{name} had already acknowledged this report.")
             return redirect("report_detail", report_id=report_id)
         except ValidationError as error:
             errors = error.message_dict

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from isoguard.accounts.models import Organisation, User
 from isoguard.audit.services import audit_record
+from isoguard.core.helplines import COUNTRY_CHOICES
 from isoguard.core.triage import load_checklist
 from isoguard.core.vocabulary import CourseStatus, Role
 from isoguard.courses import mood_services, report_services
 from isoguard.courses import selectors as course_selectors
+from isoguard.patients import services as patient_services
 from isoguard.patients.access import patient_for, patients_visible_to
 from isoguard.screenings.selectors import screenings_of
 from isoguard.web.dosing_views import progress_context
@@ -85,7 +89,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 patient=patient,
                 checklist=load_checklist(),
                 mood_due=mood_services.mood_check_due(patient, timezone.localdate()),
-                reports=list(report_services.reports_of(patient)[:10]),
+                reports=list(report_services.reports_of(patient, user)[:10]),
                 screening=screenings_of(patient).first(),
                 **course_selectors.patient_record(patient, today=timezone.localdate()),
             )
@@ -93,6 +97,22 @@ def home(request: HttpRequest) -> HttpResponse:
         context["organisations"] = Organisation.objects.all()
         context["user_count"] = User.objects.count()
     return render(request, HOME_TEMPLATES[role], context)
+
+
+@login_required
+@require_POST
+def patient_country(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The clinic records the patient's country (emergency and crisis numbers)."""
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        patient_services.patient_country_set(
+            user=user, patient_id=patient_id, country=request.POST.get("country", ""),
+            request=request,
+        )  # fmt: skip
+        messages.success(request, "Country recorded.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("patient_detail", patient_id=patient_id)
 
 
 @login_required
@@ -109,8 +129,11 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         return render(request, "isoguard/patient_pharmacy.html", context)
     context.update(course_selectors.patient_record(patient, today=timezone.localdate()))
     context["screenings"] = list(screenings_of(patient)[:10])
-    context["reports"] = list(report_services.reports_of(patient)[:20])
+    context["reports"] = list(report_services.reports_of(patient, user)[:20])
     context["mood_due"] = mood_services.mood_check_due(patient, timezone.localdate())
+    if user.role in patient_services.CLINIC_ROLES:
+        context["helplines"] = report_services.country_of(patient)
+        context["country_choices"] = COUNTRY_CHOICES
     if user.role in mood_services.SCREEN_ROLES:
         context["mood_assessments"] = list(patient.mood_assessments.order_by("-assessed_on")[:10])
     latest = patient.courses.order_by("-number").first()

@@ -120,6 +120,15 @@ OTHER_SYMPTOM = re.compile(
 )
 # A negation inside the words that matched: "the skin isn't even dry".
 NEGATED_INSIDE = re.compile(r"\b(isnt|arent|wasnt|werent|not|no longer|never)\b(\s+\S+){0,2}\s*$")
+# Symptoms outside the rubric's lists that the sources say to act on at once (clinical.md 5.1
+# intracranial hypertension: seizures, stroke symptoms; 5.3): `other_symptom` at its highest level,
+# `call_today`, so that they reach the clinic's worklist.
+RED_FLAG = re.compile(
+    r"\b(seizures?|fits?\b(?! (in|into|well|fine|me))|convuls\w*|coughing up blood|"
+    r"(vomit\w*|throwing up|sick) blood|stroke|face (is )?droop\w*|slurr\w* (speech|words)|"
+    r"cant (move|feel) my (arm|leg|face)|took (\d+|all|a load of|loads of) (of )?(my )?"
+    r"(pills|tablets|capsules))"
+)
 GENERIC_PAIN = re.compile(r"pain|ache|aching|hurts?|sore|agony|throb\w*")
 
 
@@ -358,8 +367,15 @@ def _read_sentence(
             # ("lower back is killing me, hurts to bend over").
             if match and (sentence_found or found) and GENERIC_PAIN.fullmatch(match.group(0)):
                 match = None
+            red_flag = RED_FLAG.search(rest)
+            if red_flag and not _negated(rest, red_flag.start()):
+                match = red_flag
             if match and not _negated(rest, match.start()):
-                level = "call_today" if SEVERE.search(sentence) else "tell_prescriber"
+                level = (
+                    "call_today"
+                    if SEVERE.search(sentence) or match is red_flag
+                    else "tell_prescriber"
+                )
                 _keep(found, ConceptFinding("other_symptom", level, match.group(0)), knowledge)
     return asked
 

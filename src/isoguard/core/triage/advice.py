@@ -7,6 +7,7 @@ self_care.toml, helplines.toml), each with its source.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -82,6 +83,12 @@ class Call:
     label: str
     number: str
     source: str = ""
+
+    @property
+    def dial(self) -> str:
+        """The number as dialled, for a tel: link: digits, a leading + kept, no extension."""
+        number = re.split(r"(?i)\s*(ext|x|#)", self.number.strip())[0]
+        return ("+" if number.startswith("+") else "") + re.sub(r"\D", "", number)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 register = template.Library()
+NEGATED_BEFORE = re.compile(
+    r"(?i)\b(no|not|never|without|haven'?t|hasn'?t|don'?t|didn'?t)\W+(\w+\W+){0,2}$"
+)
 
 
 @register.filter
@@ -38,7 +41,10 @@ def highlight(text: str, concepts: list[dict[str, str]]) -> str:
     spans: list[tuple[int, int, str]] = []
     for concept in concepts or ():
         pattern = _evidence_pattern(concept.get("evidence", ""))
-        match = pattern.search(text) if pattern else None
+        matches = list(pattern.finditer(text)) if pattern else []
+        # The mention the triage counted: the first one no "no"/"not"/"never" just before.
+        counted = [m for m in matches if not NEGATED_BEFORE.search(text[: m.start()])]
+        match = (counted or matches or [None])[0]
         if match:
             spans.append((match.start(), match.end(), concept["id"]))
     spans.sort()
