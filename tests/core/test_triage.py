@@ -157,7 +157,7 @@ def test_every_concept_of_the_rubric_is_in_the_data_with_a_source():
     assert [lv.id for lv in sorted(knowledge.levels, key=lambda lv: lv.rank)] == LEVELS
 
 
-@pytest.mark.parametrize("name", ["dev", "holdout", "holdout2", "holdout3", "holdout4"])
+@pytest.mark.parametrize("name", ["dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5"])
 def test_the_triage_never_under_triages_an_urgent_labelled_report(name):
     """A guard, not the benchmark: bench/triage_dev.py measures accuracy on the same sets."""
     rows = [

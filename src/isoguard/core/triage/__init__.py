@@ -34,7 +34,8 @@ HYPOTHETICAL = re.compile(
     r"\b(what if|is it normal (to|for)|is (it|this|that) a side effect|side effects?\b.{0,20}\?|"
     r"\bis\b.{0,30}\ba (common |normal |known )?side effect|can cause|may cause|"
     r"will i|will my|could i get|can it cause|does it cause|should i worry if|in case|"
-    r"worried (it|that|i)|scared (it|that|i)|if i get|if i have|if my|might i|am i going to|"
+    r"worried (it|that|i)|scared (it|that|i)|if i get\b(?! up)|if i have|if my|might i|"
+    r"am i going to|"
     r"just wondering|planning ahead|read (that|about)|saw a .{0,20}post|heard (that|it)|"
     r"would .{0,30}\bmean\b|would i (need|have) to|before i start\b|is it true|"
     r"does it make (you|people)|makes (you|people)\b|"
@@ -65,7 +66,8 @@ OWN = re.compile(r"\b(myself|me|i|my)\b")
 FACT = re.compile(r"\b(i (had|have|got|get|am|was|keep)|ive|my \w+ (is|are|was|were|has|have))\b")
 # The sentence after a question says the patient has what was asked about ("I had some").
 FACT_ABOUT_IT = re.compile(
-    r"\b(mine (is|has|was|are|have|went|looks?|keeps?)|(i|ive) (had|have|got|get|do|did|am "
+    r"\b(mine (is|has|was|are|have|went|looks?|keeps?)"
+    r"(?! (fine|ok|okay|normal|good|great|alright))|(i|ive) (had|have|got|get|do|did|am "
     r"having|keep getting|been getting)\b.{0,12}\b(some|one|it|them|this|that|these|those|too|"
     r"also|loads|lots)\b|^(been|had (it|them|this)|got (it|them|this)|it (is|has) been|its been|"
     r"it started|started|since|for (a|about|over|\d+)|yes|yeah|it is the|its the|it was the|"
@@ -80,8 +82,22 @@ PARENT_WRITING = re.compile(
     r"(of \w+ )?here|"
     r"writing (for|on behalf of))\b|\w+( is|s) (mum|mom|mam|dad) here"
 )
+# Someone writing about the patient they live with ("my girlfriend is on accutane and..."): the
+# person they name is the patient, not someone else.
+CARER_WRITING = re.compile(
+    r"\b(my|our) (girlfriend|boyfriend|partner|husband|wife|son|daughter|brother|sister)\b"
+    r"(?=.{0,60}\b(is on|has been on|was on|"
+    r"started (on )?(accutane|isotretinoin|roaccutane|it|the)|"
+    r"since (starting|he started|she started|they started)))"
+)
+WRITER_ON_IT = re.compile(
+    r"\b(my (dose|capsules?|tablets|pills|course)|i am on|im on|i take|i started)\b"
+)
 # A parent writing about their child: the clauses about the writer's own health.
-WRITER_OWN = re.compile(r"\b(myself|my own|just me|me being)\b")
+WRITER_OWN = re.compile(
+    r"\b(myself|my own|just me|me being)\b|^(i|i have|i am|im) (had|got|have got|been having|"
+    r"been getting|am having)\b"
+)
 PERSISTENT = re.compile(
     r"(?<!not even )(?<!less than )(?<!under )(?<!nearly )(?<!almost )"
     r"(?<!started )\b((2|two|3|three|4|four|5|five|6|six|several|a few|few|over two|over 2) "
@@ -116,7 +132,8 @@ OTHER_SYMPTOM = re.compile(
     r"burnt to a crisp|blistering|fragile|slow to heal|ages to heal|palpitations?|heart (racing|"
     r"pounding|fluttering)|racing heart|weight (gain|loss)|thirsty|peeing a lot|ulcers?|"
     r"blisters?|boils?|infection|infected|oozing|pus|discharge|bleeding gums?|gums? bleed|"
-    r"tooth ?ache|agony|throb\w*)\b"
+    r"tooth ?ache|agony|throb\w*|lobster|flush\w*|goes (bright )?red|scratchy throat|"
+    r"throat is scratchy|tired\w*)\b"
 )
 # A negation inside the words that matched: "the skin isn't even dry".
 NEGATED_INSIDE = re.compile(r"\b(isnt|arent|wasnt|werent|not|no longer|never)\b(\s+\S+){0,2}\s*$")
@@ -139,6 +156,8 @@ class Upgrade:
     """A pattern on the sentence that moves the finding to `to`."""
     only: str = ""
     """If set, the upgrade applies only when the finding's own words match this pattern."""
+    unless: str = ""
+    """If set, the upgrade does not apply when the clause matches this pattern."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +283,8 @@ def normalise(text: str) -> str:
     # "skin's dry" -> "skin is dry"; a possessive before a person stays ("daughter's friend").
     folded = re.sub(rf"(?<=[a-z])'s\b(?! {OTHERS}\b)", " is", folded)
     folded = folded.replace("'", "")
+    folded = re.sub(r"([a-z])\1{2,}", r"\1\1", folded)  # "nosebleeed" -> "nosebleed"
+    folded = re.sub(r"\bsoo+\b", "so", folded)
     folded = re.sub(r"[^a-z0-9.,;:!?\n/ ]", " ", folded)
     for pattern, replacement in TEXT_SPEAK.items():
         folded = re.sub(pattern, replacement, folded)
@@ -304,7 +325,9 @@ def triage(text: str, ticked: Iterable[str] = ()) -> TriageResult:
 
 def _text_concepts(knowledge: Knowledge, text: str) -> dict[str, ConceptFinding]:
     normal = normalise(text)
-    parent_writing = bool(PARENT_WRITING.search(normal))
+    carer = CARER_WRITING.search(normal)
+    patient_named = carer.group(2) if carer and not WRITER_ON_IT.search(normal) else ""
+    parent_writing = bool(PARENT_WRITING.search(normal) or patient_named)
     found: dict[str, ConceptFinding] = {}
     # A question about a symptom, kept in case the next sentence says the patient has it ("is
     # chest pain a side effect? I had some last night"): the two are then read as one statement.
@@ -371,11 +394,9 @@ def _read_sentence(
             if red_flag and not _negated(rest, red_flag.start()):
                 match = red_flag
             if match and not _negated(rest, match.start()):
-                level = (
-                    "call_today"
-                    if SEVERE.search(sentence) or match is red_flag
-                    else "tell_prescriber"
-                )
+                severe = SEVERE.search(sentence)
+                called_severe = severe is not None and not _negated(sentence, severe.start())
+                level = "call_today" if called_severe or match is red_flag else "tell_prescriber"
                 _keep(found, ConceptFinding("other_symptom", level, match.group(0)), knowledge)
     return asked
 
@@ -401,7 +422,15 @@ def _someone_else(clause: str, parent_writing: bool) -> bool:
     are the patient's.
     """
     if parent_writing:
-        return bool(WRITER_OWN.search(clause) or THIRD_PARTY_NOUN.search(clause))
+        other = THIRD_PARTY_NOUN.search(clause)
+        if other and re.match(
+            r"(my|our) (girlfriend|boyfriend|partner|husband|wife|brother|"
+            r"sister)s?\b",
+            clause,
+        ):
+            # The partner or sibling the writer said is on the drug is the patient.
+            other = None
+        return bool(WRITER_OWN.search(clause) or other)
     return bool(THIRD_PARTY.search(clause)) and not REPORTED_ABOUT_ME.search(clause)
 
 
@@ -420,8 +449,10 @@ def _clause_concepts(knowledge: Knowledge, clause: str, sentence: str) -> dict[s
             evidence = (match.group(0) + (end.group(0) if end else "")).strip()
             target = concept.id
             for upgrade in concept.upgrade:
-                if re.search(upgrade.when, sentence) and (
-                    not upgrade.only or re.search(upgrade.only, evidence)
+                if (
+                    re.search(upgrade.when, sentence)
+                    and (not upgrade.only or re.search(upgrade.only, evidence))
+                    and not (upgrade.unless and re.search(upgrade.unless, clause))
                 ):
                     target = upgrade.to
             hits.setdefault(target, evidence)
@@ -489,8 +520,13 @@ def _resolve_overlaps(found: dict[str, ConceptFinding]) -> None:
                 found.pop(concept_id, None)
     # Peeling palms or soles are their own concept, not dry skin (RUBRIC.md dry_skin).
     # Palpitations in a panic attack are the panic attack.
-    if re.search(r"panic", found.get("mood_change", _NOTHING).evidence) and re.search(
+    if re.search(r"panic|anxi", found.get("mood_change", _NOTHING).evidence) and re.search(
         r"heart", found.get("other_symptom", _NOTHING).evidence
+    ):
+        found.pop("other_symptom")
+    # A sore throat with a fever is the infection (RUBRIC.md infection_signs).
+    if "infection_signs" in found and re.search(
+        r"throat", found.get("other_symptom", _NOTHING).evidence
     ):
         found.pop("other_symptom")
     # Loose stools beside severe diarrhoea are the same thing; thirst beside a dry mouth too.
