@@ -42,7 +42,7 @@ class CrisisLine:
     @property
     def dial(self) -> str:
         """The number as dialled (for a tel: link): digits, with a leading + kept."""
-        return _dial(self.number)
+        return dial(self.number)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Country:
 
     @property
     def emergency_dial(self) -> str:
-        return _dial(self.emergency)
+        return dial(self.emergency)
 
 
 @dataclass(frozen=True)
@@ -196,9 +196,11 @@ def _normalise(code: str | None) -> str:
     return _ALIASES.get(cleaned, cleaned)
 
 
-def _dial(number: str) -> str:
+def dial(number: str) -> str:
+    """The number as dialled, for a tel: link: digits, a leading + kept, no extension."""
+    number = re.split(r"(?i)\s*(ext|x|#)", number.strip())[0]
     digits = re.sub(r"[^0-9]", "", number)
-    return f"+{digits}" if number.strip().startswith("+") else digits
+    return f"+{digits}" if number.startswith("+") else digits
 
 
 def _check_numbers(

@@ -7,12 +7,11 @@ self_care.toml, helplines.toml), each with its source.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from isoguard.core.helplines import Country
+from isoguard.core.helplines import Country, dial
 from isoguard.core.knowledge.loading import KnowledgeError, Status, entries, read_toml
 from isoguard.core.triage import TriageResult, load_triage
 
@@ -86,9 +85,8 @@ class Call:
 
     @property
     def dial(self) -> str:
-        """The number as dialled, for a tel: link: digits, a leading + kept, no extension."""
-        number = re.split(r"(?i)\s*(ext|x|#)", self.number.strip())[0]
-        return ("+" if number.startswith("+") else "") + re.sub(r"\D", "", number)
+        """The number as dialled, for a tel: link."""
+        return dial(self.number)
 
 
 @dataclass(frozen=True)
