@@ -14,6 +14,7 @@ from isoguard.web import (
     report_views,
     screening_views,
     views,
+    worklist_views,
 )
 
 admin.site.site_header = "isoguard administration"
@@ -38,6 +39,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/reports/new/", report_views.report_new, name="report_new"),
     path("patients/<int:patient_id>/mood/new/", mood_views.mood_new, name="mood_new"),
     path("mood/<int:assessment_id>/", mood_views.mood_detail, name="mood_detail"),
+    path("worklist/", worklist_views.worklist_page, name="worklist"),
     path("reports/<int:report_id>/", report_views.report_detail, name="report_detail"),
     path("courses/<int:course_id>/dose/", dosing_views.dose_plan_page, name="dose_plan"),
     path("courses/<int:course_id>/programme/", programme_views.programme_page, name="programme"),

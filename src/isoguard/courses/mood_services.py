@@ -44,23 +44,29 @@ def screen_tool(patient: Patient, today: dt.date) -> Tool:
 class Due:
     due: bool
     reason: str
+    on: dt.date | None = None
+    """The day it is (or was) due, when it is."""
 
 
 def mood_check_due(patient: Patient, today: dt.date) -> Due:
     """Whether a screen is due: before starting, then every ISOGUARD_MOOD_CHECK_DAYS days."""
-    course = patient.courses.filter(
+    in_course = patient.courses.filter(
         status__in=(CourseStatus.SCREENING, CourseStatus.ACTIVE)
-    ).first()
-    if course is None:
-        return Due(False, "No course in screening or under way.")
+    ).exists()
     latest = patient.mood_assessments.order_by("-assessed_on", "-pk").first()
-    if latest is None:
-        return Due(True, "No mood questionnaire yet: one is asked before starting.")
-    days = settings.ISOGUARD_MOOD_CHECK_DAYS
-    next_on = latest.assessed_on + dt.timedelta(days=days)
+    return mood_due(in_course, latest.assessed_on if latest else None, today)
+
+
+def mood_due(in_course: bool, last_on: dt.date | None, today: dt.date) -> Due:
+    """The rule itself, on plain values (the worklist calls it on prefetched rows)."""
+    if not in_course:
+        return Due(False, "No course in screening or under way.")
+    if last_on is None:
+        return Due(True, "No mood questionnaire yet: one is asked before starting.", today)
+    next_on = last_on + dt.timedelta(days=settings.ISOGUARD_MOOD_CHECK_DAYS)
     if next_on <= today:
-        return Due(True, f"The last questionnaire was on {latest.assessed_on:%Y-%m-%d}.")
-    return Due(False, f"Next questionnaire from {next_on:%Y-%m-%d}.")
+        return Due(True, f"The last questionnaire was on {last_on:%Y-%m-%d}.", next_on)
+    return Due(False, f"Next questionnaire from {next_on:%Y-%m-%d}.", next_on)
 
 
 def mood_record(

@@ -93,7 +93,7 @@ def require_role(
     *,
     action: str,
     obj: Any = None,
-    patient_id: int,
+    patient_id: int | None,
     request: HttpRequest | None = None,
 ) -> None:
     """Refuse, and audit the refusal, unless `user` has one of `roles`.
@@ -107,8 +107,8 @@ def require_role(
         actor=user,
         action=action,
         obj=obj,
-        object_type="" if obj is not None else "patients.patient",
-        object_id="" if obj is not None else str(patient_id),
+        object_type="" if obj is not None or patient_id is None else "patients.patient",
+        object_id="" if obj is not None or patient_id is None else str(patient_id),
         patient_id=patient_id,
         outcome=AuditEvent.Outcome.REFUSED,
         reason=f"only a {names} may do this",

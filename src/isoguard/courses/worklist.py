@@ -1,0 +1,147 @@
+"""The clinic's worklist: every patient's open report, deadline and due step, most urgent first.
+
+One list for prescribers and staff, built from what the rule engine already says is outstanding
+(the obligations timeline of each course), the mood-screen schedule and the open side-effect
+reports. It costs a fixed number of queries however many patients the clinic has: the courses
+come with everything the engine reads prefetched (convert.RECORD_PREFETCH).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Q
+from django.utils import timezone
+
+from isoguard.accounts.models import User
+from isoguard.core.programs.obligations import obligations
+from isoguard.core.triage import load_triage
+from isoguard.core.vocabulary import CourseStatus
+from isoguard.courses import report_services
+from isoguard.courses.convert import RECORD_PREFETCH, course_record
+from isoguard.courses.models import Course, SymptomReport
+from isoguard.courses.mood_services import mood_due
+from isoguard.patients.access import patients_visible_to
+from isoguard.patients.models import Patient
+
+# Urgency, most urgent first. A report the clinic must answer at once outranks a deadline; a
+# deadline that is today or past outranks a report to answer today; then what comes this week.
+URGENCY = {
+    "report_emergency": 0,
+    "report_stop_and_call": 1,
+    "deadline_today": 2,
+    "report_call_today": 3,
+    "due_this_week": 4,
+    "later": 5,
+}
+SOON_DAYS = 7
+"""How far ahead "this week" looks."""
+AFTER_COURSE_DAYS = 62
+"""A completed course stays on the list while the post-course test and contraception are due."""
+KINDS = ("report", "programme", "mood")
+WHO = ("clinic", "prescriber", "patient", "pharmacist")
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    patient: Patient
+    kind: str
+    """report, programme or mood"""
+    who: str
+    """who must act: clinic, prescriber, patient or pharmacist"""
+    what: str
+    due: dt.date | None
+    urgency: str
+    course: Course | None = None
+    report: SymptomReport | None = None
+    source: str = ""
+
+    @property
+    def overdue(self) -> bool:
+        return self.due is not None and self.due < timezone.localdate()
+
+
+def clinic_worklist(
+    user: User,
+    today: dt.date,
+    *,
+    kind: str = "",
+    who: str = "",
+    urgent_only: bool = False,
+) -> list[WorkItem]:
+    """What the user's clinic must see to, most urgent first; empty for anyone but the clinic."""
+    if user.role not in report_services.STAFF_ROLES:
+        return []
+    patients = patients_visible_to(user)
+    items = list(_reports(user)) + list(_courses(patients, today))
+    if kind:
+        items = [i for i in items if i.kind == kind]
+    if who:
+        items = [i for i in items if i.who == who]
+    if urgent_only:
+        items = [i for i in items if URGENCY[i.urgency] <= URGENCY["report_call_today"]]
+    far = dt.date.max
+    return sorted(
+        items,
+        key=lambda i: (URGENCY[i.urgency], i.due or far, i.patient.family_name, i.what),
+    )
+
+
+def _reports(user: User) -> Iterable[WorkItem]:
+    ranks = {lv.rank: lv.id for lv in load_triage().levels}
+    for report in report_services.worklist(user):
+        level = ranks.get(report.priority, "emergency")
+        urgency = {"emergency": "report_emergency", "stop_and_call": "report_stop_and_call"}.get(
+            level, "report_call_today"
+        )
+        if report_services.unrecognised(report) or report.triage_state != "triaged":
+            what = "Read the report by hand: the triage could not place it"
+        elif report.mood_assessment_id:
+            what = f"Mood screen needs attention ({level.replace('_', ' ')})"
+        else:
+            what = f"Side-effect report: {level.replace('_', ' ')}"
+        if report.review_state == SymptomReport.ReviewState.ACKNOWLEDGED:
+            what += " (acknowledged)"
+        yield WorkItem(
+            report.patient, "report", "clinic", what, timezone.localdate(report.submitted_at),
+            urgency, course=report.course, report=report, source="docs/triage/RUBRIC.md",
+        )  # fmt: skip
+
+
+def _courses(patients: Iterable[Patient], today: dt.date) -> Iterable[WorkItem]:
+    since = today - dt.timedelta(days=AFTER_COURSE_DAYS)
+    running = Q(status__in=(CourseStatus.SCREENING, CourseStatus.ACTIVE))
+    just_ended = Q(status=CourseStatus.COMPLETED, last_dose_on__gte=since)
+    now = timezone.now()
+    rows = (
+        Course.objects.filter(running | just_ended, patient__in=patients)
+        .select_related("patient")
+        .prefetch_related(*RECORD_PREFETCH)
+    )
+    for course in rows:
+        patient = course.patient
+        if course.status != CourseStatus.SCREENING:
+            for ob in obligations(course_record(course), now, pack=course.rule_pack):
+                yield WorkItem(
+                    patient, "programme", ob.who, ob.what, ob.due, _by_date(ob.due, today),
+                    course=course, source=ob.source,
+                )  # fmt: skip
+        if course.status in (CourseStatus.SCREENING, CourseStatus.ACTIVE):
+            last_on = max((m.assessed_on for m in patient.mood_assessments.all()), default=None)
+            due = mood_due(True, last_on, today)
+            if due.due and due.on is not None:
+                yield WorkItem(
+                    patient, "mood", "patient", f"Mood questionnaire due. {due.reason}", due.on,
+                    _by_date(due.on, today), course=course,
+                    source="clinical.md 5.1: assess mood at each visit; ISOGUARD_MOOD_CHECK_DAYS",
+                )  # fmt: skip
+
+
+def _by_date(due: dt.date, today: dt.date) -> str:
+    if due <= today:
+        return "deadline_today"
+    if due <= today + dt.timedelta(days=SOON_DAYS):
+        return "due_this_week"
+    return "later"
