@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from isoguard.courses import report_services
 from isoguard.courses.models import Course, Dispense, Prescription
-from isoguard.courses.worklist import clinic_worklist
+from isoguard.courses.worklist import clinic_worklist, pharmacy_worklist
 from isoguard.demo import create_demo
 from isoguard.patients.models import Patient, PregnancyPotential
 
@@ -105,3 +105,24 @@ def test_the_query_count_does_not_grow_with_the_number_of_patients(world, more):
     lots, lots_items = queries_for(world.prescriber)
     assert lots_items > few_items + more  # every patient is on it (a visit, and for half a test)
     assert lots == few, (few, lots)
+
+
+def test_the_pharmacy_sees_what_to_fill_soonest_window_first(db):
+    from isoguard.accounts.models import User
+    from isoguard.courses.programme_services import (
+        dispense_authorisation,
+        medication_guide_record,
+    )
+
+    today = timezone.localdate()
+    create_demo(today)
+    chen = User.objects.get(username="pharm.chen")
+    items = pharmacy_worklist(chen.organisation_id, today)
+    assert [i.prescription.course.patient.given_name for i in items] == ["Fatima"]
+    assert items[0].deadline == today and items[0].closes_soon
+    assert items[0].authorisation is None
+    rx = items[0].prescription
+    medication_guide_record(user=chen, prescription_id=rx.pk)
+    decision = dispense_authorisation(user=chen, prescription_id=rx.pk)
+    assert decision.allowed
+    assert pharmacy_worklist(chen.organisation_id, today)[0].authorisation == decision

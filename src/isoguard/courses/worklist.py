@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from isoguard.accounts.models import User
@@ -21,7 +21,7 @@ from isoguard.core.triage import load_triage
 from isoguard.core.vocabulary import CourseStatus
 from isoguard.courses import report_services
 from isoguard.courses.convert import RECORD_PREFETCH, course_record
-from isoguard.courses.models import Course, SymptomReport
+from isoguard.courses.models import Course, Prescription, ProgrammeDecision, SymptomReport
 from isoguard.courses.mood_services import mood_due
 from isoguard.patients.access import patients_visible_to
 from isoguard.patients.models import Patient
@@ -145,3 +145,55 @@ def _by_date(due: dt.date, today: dt.date) -> str:
     if due <= today + dt.timedelta(days=SOON_DAYS):
         return "due_this_week"
     return "later"
+
+
+@dataclass(frozen=True)
+class PharmacyItem:
+    prescription: Prescription
+    authorisation: ProgrammeDecision | None
+    """The standing authorisation to dispense, if one was given and not reversed."""
+    deadline: dt.date | None
+    """The last day it may be filled, as the programme counts it."""
+
+    @property
+    def closes_soon(self) -> bool:
+        return self.deadline is not None and self.deadline <= timezone.localdate() + dt.timedelta(
+            days=1
+        )
+
+
+def pharmacy_worklist(pharmacy_id: int, today: dt.date) -> list[PharmacyItem]:
+    """Prescriptions presented at the pharmacy and not yet filled: authorised ones waiting to be
+    picked up, and the window each must be filled in, the soonest to close first."""
+    decisions = ProgrammeDecision.objects.filter(
+        action="dispense", allowed=True, reversed_at__isnull=True
+    ).order_by("-created_at", "-id")
+    rows = (
+        Prescription.objects.filter(
+            pharmacy_id=pharmacy_id, dispense__isnull=True, cancelled_at__isnull=True
+        )
+        .select_related("course__patient")
+        .prefetch_related(
+            *(f"course__{lookup}" for lookup in RECORD_PREFETCH),
+            Prefetch("decisions", queryset=decisions, to_attr="standing"),
+        )
+    )
+    now = timezone.now()
+    items = []
+    for rx in rows:
+        course = rx.course
+        deadline = next(
+            (
+                ob.due
+                for ob in obligations(course_record(course), now, pack=course.rule_pack)
+                if ob.id == "fill_window_closes"
+            ),
+            None,
+        )
+        authorisation = rx.standing[0] if rx.standing else None
+        if authorisation is not None and authorisation.dispense_by is not None:
+            deadline = min(filter(None, (deadline, authorisation.dispense_by)))
+        if deadline is not None and deadline < today:
+            continue  # expired: nothing to pick up any more
+        items.append(PharmacyItem(rx, authorisation, deadline))
+    return sorted(items, key=lambda i: (i.deadline or dt.date.max, i.prescription.pk))

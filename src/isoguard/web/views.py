@@ -17,6 +17,7 @@ from isoguard.core.triage import load_checklist
 from isoguard.core.vocabulary import CourseStatus, Role
 from isoguard.courses import mood_services, report_services
 from isoguard.courses import selectors as course_selectors
+from isoguard.courses.worklist import pharmacy_worklist
 from isoguard.patients import services as patient_services
 from isoguard.patients.access import patient_for, patients_visible_to
 from isoguard.screenings.selectors import screenings_of
@@ -67,6 +68,7 @@ def home(request: HttpRequest) -> HttpResponse:
     elif role == Role.PHARMACIST:
         prescriptions = list(course_selectors.prescriptions_presented_at(pharmacy_of(user)))
         context["prescriptions"] = prescriptions
+        context["to_fill"] = pharmacy_worklist(pharmacy_of(user), timezone.localdate())
         audit_list(
             user,
             request,
