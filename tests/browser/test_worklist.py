@@ -25,3 +25,13 @@ def test_the_window_closing_today_is_at_the_top_of_the_worklist(demo, page):
     expect(rows.first).to_contain_text("or it expires")
     for i in range(rows.count()):
         expect(rows.nth(i)).to_contain_text("pharmacist")
+
+
+def test_the_patients_month_shows_doses_tests_and_whats_due(demo, page):
+    log_in(page, "chloe", DEMO_PASSWORD)  # her next test is due within the week
+    month = page.get_by_test_id("my-month")
+    expect(month).to_be_visible()
+    today = month.locator("td.today")
+    expect(today).to_have_count(1)
+    expect(month.locator(".dose-taken").first).to_be_visible()
+    expect(month.locator(".mark-deadline").first).to_be_visible()

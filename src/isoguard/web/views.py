@@ -22,6 +22,7 @@ from isoguard.patients import services as patient_services
 from isoguard.patients.access import patient_for, patients_visible_to
 from isoguard.screenings.selectors import screenings_of
 from isoguard.web.dosing_views import progress_context
+from isoguard.web.month import month_grid
 
 HOME_TEMPLATES = {
     Role.PRESCRIBER: "isoguard/home_clinic.html",
@@ -82,7 +83,9 @@ def home(request: HttpRequest) -> HttpResponse:
             active = patient.courses.filter(status=CourseStatus.ACTIVE).first()
             if active is not None:
                 context.update(
-                    active_course=active, **progress_context(active, timezone.localdate())
+                    active_course=active,
+                    month=month_grid(active, timezone.localdate()),
+                    **progress_context(active, timezone.localdate()),
                 )
             latest = patient.courses.order_by("-number").first()
             if latest is not None:
