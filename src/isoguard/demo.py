@@ -203,21 +203,20 @@ class _Builder:
                 guardian_signed=guardian,
                 recorded_by=self.prescriber,
             )
-        for test, value, unit in (
-            (LabTest.TRIGLYCERIDES, "110", "mg/dL"),
-            (LabTest.ALT, "22", "U/L"),
-        ):
-            LabResult.objects.create(
-                patient=course.patient,
-                course=course,
-                test=test,
-                loinc_code=load_codes().lab_test(test).loinc,
-                value=Decimal(value),
-                unit=unit,
-                taken_on=self.day(offset),
-                fasting=True,
-                recorded_by=self.prescriber,
-            )
+
+    def labs(self, course: Course, *, baseline: int, peak: int | None = None) -> None:
+        """ALT and fasting triglycerides before the first dose and at the peak dose (Delphi)."""
+        for offset, tg in ((baseline, "110"), (peak, "165")):
+            if offset is None:
+                continue
+            for test, value, unit in ((LabTest.TRIGLYCERIDES, tg, "mg/dL"),
+                                      (LabTest.ALT, "22", "U/L")):  # fmt: skip
+                LabResult.objects.create(
+                    patient=course.patient, course=course, test=test,
+                    loinc_code=load_codes().lab_test(test).loinc, value=Decimal(value),
+                    unit=unit, taken_on=self.day(offset), fasting=True,
+                    recorded_by=self.prescriber,
+                )  # fmt: skip
 
     def screened(self, course: Course, offset: int, *, can_become_pregnant: bool) -> None:
         """Screen the patient as the prescriber did before the course, and link the course."""
@@ -380,6 +379,7 @@ def create_demo(today: dt.date) -> list[DemoLogin]:
     b.month(course, -43, test="lab", dispensed=-41)
     b.month(course, -12, test="lab", dispensed=-10)
     b.dosing(course, "1.0", missed=((-30, "evening"), (-17, "morning"), (-3, "evening")))
+    b.labs(course, baseline=-47, peak=-19)
 
     # Ben: cannot become pregnant, three weeks into his course.
     ben = b.patient(
@@ -396,6 +396,7 @@ def create_demo(today: dt.date) -> list[DemoLogin]:
     b.enrolment(course, -30, can_become_pregnant=False)
     b.month(course, -22, test=None, dispensed=-21, daily_mg=80)
     b.dosing(course, "1.0", missed=((-9, "evening"),))
+    b.labs(course, baseline=-27)
 
     # Chloe: 16, her mother consents with her and can see her record; abstinence as her method.
     chloe = b.patient(
@@ -417,6 +418,7 @@ def create_demo(today: dt.date) -> list[DemoLogin]:
     b.pregnancy_test(course, -60, "clinic")
     b.month(course, -27, test="lab", dispensed=-26, daily_mg=40)
     b.dosing(course, "0.75", missed=())
+    b.labs(course, baseline=-32)
 
     # Dev: in screening; takes minocycline, which must stop before isotretinoin starts.
     dev = b.patient(
@@ -477,6 +479,7 @@ def create_demo(today: dt.date) -> list[DemoLogin]:
     b.month(course, -38, test="lab", dispensed=-37)
     b.month(course, -6, test="lab", dispensed=None)
     b.dosing(course, "1.0", missed=((-20, "morning"), (-19, "morning")))
+    b.labs(course, baseline=-43, peak=-15)
 
     b.side_effects(ben=ben, chloe=chloe, parent=parent, erin=erin, alice=alice)
 

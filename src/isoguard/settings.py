@@ -63,6 +63,13 @@ def env_days(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name, "") or str(default)
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a port number, 1 to 65535")
+    return int(raw)
+
+
 def secret_key() -> str:
     """Return DJANGO_SECRET_KEY, or a key generated once and kept (mode 0600) under var/."""
     key = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -142,6 +149,42 @@ def helpline_overrides() -> dict[str, object]:
     return overrides
 
 
+def lab_schedule() -> dict[str, str]:
+    """The clinic's lab schedule by pack: ISOGUARD_LAB_SCHEDULE is one schedule id for every pack,
+    or a JSON object of pack to id (docs/monitoring.md). Unset: the sources' default."""
+    from isoguard.core.labs import load_labs
+    from isoguard.core.vocabulary import RulePack
+
+    labs = load_labs()
+    allowed = [o.id for o in labs.schedule.option]
+    raw = os.environ.get("ISOGUARD_LAB_SCHEDULE", "").strip()
+    chosen: dict[str, object] = {pack.value: labs.schedule.default for pack in RulePack}
+    if raw.startswith("{"):
+        chosen.update(env_json_object("ISOGUARD_LAB_SCHEDULE"))
+    elif raw:
+        chosen = {pack: raw for pack in chosen}
+    for pack, schedule in chosen.items():
+        if pack not in {p.value for p in RulePack} or schedule not in allowed:
+            raise ImproperlyConfigured(
+                f"ISOGUARD_LAB_SCHEDULE: {pack}={schedule!r}; packs are "
+                f"{', '.join(p.value for p in RulePack)} and schedules {', '.join(allowed)}"
+            )
+    return chosen  # type: ignore[return-value]
+
+
+def lab_thresholds() -> dict[str, object]:
+    """The clinic's lab thresholds (ISOGUARD_LAB_THRESHOLDS), checked at start-up."""
+    from isoguard.core.knowledge.loading import KnowledgeError
+    from isoguard.core.labs import threshold_overrides
+
+    raw = env_json_object("ISOGUARD_LAB_THRESHOLDS")
+    try:
+        threshold_overrides(raw)  # type: ignore[arg-type]
+    except (KnowledgeError, ValueError) as error:
+        raise ImproperlyConfigured(f"ISOGUARD_LAB_THRESHOLDS: {error}") from None
+    return raw
+
+
 DEBUG = env_bool("ISOGUARD_DEBUG", False)
 # Clinical settings: each changes a value the sources do not confirm (docs/screening.md).
 ISOGUARD_SCREENING_OVERRIDES = screening_overrides()
@@ -152,6 +195,8 @@ ISOGUARD_HELPLINE_OVERRIDES = helpline_overrides()
 # assessed at each visit (docs/knowledge/clinical.md 5.1), and visits are monthly (the 30-day
 # prescriptions); the UK pack refuses a prescription without an assessment within 30 days.
 ISOGUARD_MOOD_CHECK_DAYS = env_days("ISOGUARD_MOOD_CHECK_DAYS", 30, 1, 365)
+ISOGUARD_LAB_SCHEDULE = lab_schedule()
+ISOGUARD_LAB_THRESHOLDS = lab_thresholds()
 SECRET_KEY = secret_key()
 ALLOWED_HOSTS = env_list("ISOGUARD_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("ISOGUARD_CSRF_TRUSTED_ORIGINS", "")
@@ -170,6 +215,7 @@ INSTALLED_APPS = [
     "isoguard.courses",
     "isoguard.audit",
     "isoguard.screenings",
+    "isoguard.reminders",
     "isoguard.web",
 ]
 
@@ -280,6 +326,28 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# Reminders (docs/reminders.md). E-mail goes through Django's mail backends: the console backend
+# (messages written to the log) until ISOGUARD_EMAIL_BACKEND names another, such as SMTP.
+EMAIL_BACKEND = (
+    os.environ.get("ISOGUARD_EMAIL_BACKEND", "") or "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("ISOGUARD_EMAIL_HOST", "") or "localhost"
+EMAIL_PORT = env_port("ISOGUARD_EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("ISOGUARD_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("ISOGUARD_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("ISOGUARD_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("ISOGUARD_EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("ISOGUARD_EMAIL_USE_TLS and ISOGUARD_EMAIL_USE_SSL: set one only")
+EMAIL_TIMEOUT = 30
+ISOGUARD_REMINDER_FROM = (
+    os.environ.get("ISOGUARD_REMINDER_FROM", "") or "isoguard <reminders@localhost>"
+)
+# A dotted path to a class with send_sms(to, text); the default writes each message to the log.
+ISOGUARD_SMS_BACKEND = (
+    os.environ.get("ISOGUARD_SMS_BACKEND", "") or "isoguard.reminders.channels.ConsoleSmsBackend"
+)
 
 LOGGING = {
     "version": 1,

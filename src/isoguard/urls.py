@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from isoguard.api.v1 import api
 from isoguard.web import (
     checklist_views,
     dosing_views,
+    lab_views,
     mood_views,
     pharmacy_views,
     programme_views,
@@ -40,6 +41,9 @@ urlpatterns = [
     path("patients/<int:patient_id>/mood/new/", mood_views.mood_new, name="mood_new"),
     path("mood/<int:assessment_id>/", mood_views.mood_detail, name="mood_detail"),
     path("worklist/", worklist_views.worklist_page, name="worklist"),
+    path("notifications/", include("isoguard.reminders.urls")),
+    path("patients/<int:patient_id>/labs/new/", lab_views.lab_new, name="lab_new"),
+    path("labs/<int:lab_id>/review/", lab_views.lab_review, name="lab_review"),
     path("reports/<int:report_id>/", report_views.report_detail, name="report_detail"),
     path("courses/<int:course_id>/dose/", dosing_views.dose_plan_page, name="dose_plan"),
     path("courses/<int:course_id>/programme/", programme_views.programme_page, name="programme"),

@@ -231,6 +231,13 @@ class LabResult(models.Model):
     fasting = models.BooleanField(null=True, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     recorded_at = models.DateTimeField(auto_now_add=True)
+    findings = models.JSONField(
+        default=list, blank=True, help_text="the thresholds it crossed when recorded: level, action"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-taken_on", "-id"]

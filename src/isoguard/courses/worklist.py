@@ -19,9 +19,15 @@ from isoguard.accounts.models import User
 from isoguard.core.programs.obligations import obligations
 from isoguard.core.triage import load_triage
 from isoguard.core.vocabulary import CourseStatus
-from isoguard.courses import report_services
+from isoguard.courses import lab_services, report_services
 from isoguard.courses.convert import RECORD_PREFETCH, course_record
-from isoguard.courses.models import Course, Prescription, ProgrammeDecision, SymptomReport
+from isoguard.courses.models import (
+    Course,
+    LabResult,
+    Prescription,
+    ProgrammeDecision,
+    SymptomReport,
+)
 from isoguard.courses.mood_services import mood_due
 from isoguard.patients.access import patients_visible_to
 from isoguard.patients.models import Patient
@@ -40,7 +46,7 @@ SOON_DAYS = 7
 """How far ahead "this week" looks."""
 AFTER_COURSE_DAYS = 62
 """A completed course stays on the list while the post-course test and contraception are due."""
-KINDS = ("report", "programme", "mood")
+KINDS = ("report", "programme", "mood", "lab")
 WHO = ("clinic", "prescriber", "patient", "pharmacist")
 
 
@@ -56,6 +62,7 @@ class WorkItem:
     urgency: str
     course: Course | None = None
     report: SymptomReport | None = None
+    lab: LabResult | None = None
     source: str = ""
 
     @property
@@ -83,9 +90,18 @@ def clinic_worklist(
     if urgent_only:
         items = [i for i in items if URGENCY[i.urgency] <= URGENCY["report_call_today"]]
     far = dt.date.max
+    # Within a level and a day, the programme's deadlines first: a window that closes today
+    # costs the patient a month if it is missed.
+    order = {"report": 0, "programme": 1, "lab": 2, "mood": 3}
     return sorted(
         items,
-        key=lambda i: (URGENCY[i.urgency], i.due or far, i.patient.family_name, i.what),
+        key=lambda i: (
+            URGENCY[i.urgency],
+            i.due or far,
+            order[i.kind],
+            i.patient.family_name,
+            i.what,
+        ),
     )
 
 
@@ -118,10 +134,21 @@ def _courses(patients: Iterable[Patient], today: dt.date) -> Iterable[WorkItem]:
     rows = (
         Course.objects.filter(running | just_ended, patient__in=patients)
         .select_related("patient")
-        .prefetch_related(*RECORD_PREFETCH)
+        .prefetch_related(*RECORD_PREFETCH, "dose_plans")
     )
+    seen: set[int] = set()
     for course in rows:
         patient = course.patient
+        if patient.pk not in seen:
+            seen.add(patient.pk)
+            yield from _lab_findings(patient, course)
+        for due_lab in lab_services.course_labs_due(course, today):
+            name = due_lab.test.value.replace("_", " ")
+            yield WorkItem(
+                patient, "lab", "clinic", f"Lab test due: {name} ({due_lab.check.value}). "
+                f"{due_lab.reason}", due_lab.due, _by_date(due_lab.due, today), course=course,
+                source=due_lab.source,
+            )  # fmt: skip
         if course.status != CourseStatus.SCREENING:
             for ob in obligations(course_record(course), now, pack=course.rule_pack):
                 yield WorkItem(
@@ -137,6 +164,19 @@ def _courses(patients: Iterable[Patient], today: dt.date) -> Iterable[WorkItem]:
                     _by_date(due.on, today), course=course,
                     source="clinical.md 5.1: assess mood at each visit; ISOGUARD_MOOD_CHECK_DAYS",
                 )  # fmt: skip
+
+
+def _lab_findings(patient: Patient, course: Course) -> Iterable[WorkItem]:
+    for lab in lab_services.open_findings(list(patient.labs.all())):
+        stop = any(f["level"] == "stop" for f in lab.findings)
+        actions = "; ".join(f["action"] for f in lab.findings)
+        yield WorkItem(
+            patient, "lab", "prescriber",
+            f"{lab.get_test_display()} {lab.value} {lab.unit} on {lab.taken_on:%Y-%m-%d}: "
+            f"{actions}",
+            lab.taken_on, "report_stop_and_call" if stop else "report_call_today",
+            course=course, lab=lab, source=lab.findings[0]["source"],
+        )  # fmt: skip
 
 
 def _by_date(due: dt.date, today: dt.date) -> str:

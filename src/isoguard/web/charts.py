@@ -80,3 +80,62 @@ def cumulative_chart(progress: DiaryProgress, first_day: dt.date) -> CumulativeC
         target_y=y(progress.target_mg_per_kg), x_ticks=x_ticks, y_ticks=y_ticks,
         plot_left=LEFT, plot_right=WIDTH - RIGHT, plot_bottom=HEIGHT - BOTTOM, summary=summary,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrendLine:
+    test: str
+    name: str
+    unit: str
+    points: str
+    dots: tuple[tuple[float, float, str], ...]
+    """(x, y, label) of each result."""
+    thresholds: tuple[tuple[float, str], ...]
+    """(y, label) of each threshold line within the plot."""
+    summary: str
+
+
+def lab_trends(
+    labs: list[tuple[str, str, str, dt.date, float]], thresholds: dict[str, list[tuple[float, str]]]
+) -> tuple[TrendLine, ...]:
+    """One small line chart per test: results (canonical units) over time, with its thresholds.
+
+    `labs` are (test, name, canonical unit, date, value in canonical units).
+    """
+    by_test: dict[str, list[tuple[str, str, str, dt.date, float]]] = {}
+    for row in sorted(labs, key=lambda r: r[3]):
+        by_test.setdefault(row[0], []).append(row)
+    lines = []
+    plot_width = WIDTH - LEFT - RIGHT
+    height = 160
+    plot_height = height - TOP - BOTTOM
+    for test, rows in by_test.items():
+        first, last = rows[0][3], rows[-1][3]
+        span = (last - first).days or 1
+        limits = thresholds.get(test, [])
+        top = max([r[4] for r in rows] + [v for v, _ in limits]) * 1.1 or 1.0
+
+        def x(day: dt.date, first: dt.date = first, span: int = span) -> float:
+            return round(LEFT + plot_width * (day - first).days / span, 1)
+
+        def y(value: float, top: float = top) -> float:
+            return round(TOP + plot_height * (1 - value / top), 1)
+
+        unit = rows[0][2]
+        dots = tuple((x(r[3]), y(r[4]), f"{r[3]:%Y-%m-%d}: {r[4]:g} {unit}") for r in rows)
+        summary = (
+            f"{rows[0][1]}: {len(rows)} results from {first:%Y-%m-%d} to {last:%Y-%m-%d}, "
+            f"last {rows[-1][4]:g} {unit}."
+        )
+        lines.append(
+            TrendLine(
+                test=test,
+                name=rows[0][1],
+                unit=unit,
+                points=" ".join(f"{a},{b}" for a, b, _ in dots),
+                dots=dots,
+                thresholds=tuple((y(v), label) for v, label in limits),
+                summary=summary,
+            )
+        )
+    return tuple(lines)

@@ -22,6 +22,7 @@ from isoguard.patients import services as patient_services
 from isoguard.patients.access import patient_for, patients_visible_to
 from isoguard.screenings.selectors import screenings_of
 from isoguard.web.dosing_views import progress_context
+from isoguard.web.lab_views import labs_context
 from isoguard.web.month import month_grid
 
 HOME_TEMPLATES = {
@@ -139,6 +140,8 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     if user.role in patient_services.CLINIC_ROLES:
         context["helplines"] = report_services.country_of(patient)
         context["country_choices"] = COUNTRY_CHOICES
+        running = patient.courses.filter(status__in=("screening", "active")).first()
+        context.update(labs_context(patient, running, timezone.localdate()))
     if user.role in mood_services.SCREEN_ROLES:
         context["mood_assessments"] = list(patient.mood_assessments.order_by("-assessed_on")[:10])
     latest = patient.courses.order_by("-number").first()

@@ -73,7 +73,9 @@ def obligations(
     if ctx.dispenses:
         last = ctx.dispenses[-1]
         supply_ends = last.date + D(days=last.days_supply)
-        if ctx.can_become_pregnant:
+        tested_since = any(t.specimen_date > last.date for t in ctx.tests)
+        prescribed_since = ctx.prescription is not None and ctx.prescription.date > last.date
+        if ctx.can_become_pregnant and not tested_since:
             add(
                 "next_pregnancy_test",
                 "patient",
@@ -81,13 +83,14 @@ def obligations(
                 supply_ends - D(days=3),
                 header.monthly_test_source,
             )
-        add(
-            "next_prescription",
-            "prescriber",
-            "Next month's visit and prescription (the current supply runs out)",
-            supply_ends,
-            header.monthly_test_source,
-        )
+        if not prescribed_since:
+            add(
+                "next_prescription",
+                "prescriber",
+                "Next month's visit and prescription (the current supply runs out)",
+                supply_ends,
+                header.monthly_test_source,
+            )
     rx = ctx.prescription
     if rx is not None and not any(d.date >= rx.date for d in ctx.dispenses):
         decision_window = _fill_deadline(ctx, rx, loaded)

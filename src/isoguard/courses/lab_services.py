@@ -1,0 +1,126 @@
+"""Lab monitoring in the clinic: results recorded with their units, thresholds checked, the
+schedule of the clinic's choice, and a result over a threshold on the worklist until reviewed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from isoguard.accounts.models import User
+from isoguard.audit.services import audit_record
+from isoguard.core.labs import LabDue, LabInputError, check_result, labs_due, load_labs
+from isoguard.core.vocabulary import CourseStatus, LabTest, Role
+from isoguard.courses.convert import course_record
+from isoguard.courses.models import Course, LabResult
+from isoguard.patients.access import patient_for, require_role
+
+CLINIC_ROLES = (Role.PRESCRIBER, Role.CLINIC_STAFF)
+
+
+def lab_record(
+    *,
+    user: User,
+    patient_id: int,
+    test: str,
+    value: str | float | Decimal,
+    unit: str,
+    taken_on: dt.date,
+    fasting: bool | None = None,
+    request: HttpRequest | None = None,
+) -> LabResult:
+    """Record one result as reported (value and unit), with the thresholds it crosses.
+
+    Raises ValidationError naming the field: an unknown test or unit, a value that is not a
+    positive number, a date in the future. Nothing is stored then.
+    """
+    require_role(user, CLINIC_ROLES, action="record_lab", patient_id=patient_id, request=request)
+    patient = patient_for(user, patient_id, action="record_lab", request=request)
+    labs = load_labs()
+    try:
+        lab_test = LabTest(test)
+    except ValueError:
+        allowed = ", ".join(t.value for t in LabTest)
+        raise ValidationError({"test": f"expected one of {allowed}, got {test!r}"}) from None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError({"value": f"expected a number, got {value!r}"}) from None
+    if not amount.is_finite() or amount <= 0 or amount >= Decimal("1000000"):
+        raise ValidationError({"value": f"expected a positive number, got {value!r}"})
+    if taken_on > timezone.localdate():
+        raise ValidationError({"taken_on": "the sample cannot be taken in the future"})
+    try:
+        info = labs.test(lab_test)
+        unit_name = info.unit(unit).name
+        found = check_result(lab_test, float(amount), unit_name, thresholds=thresholds() or None)
+    except LabInputError as error:
+        raise ValidationError({error.field: error.message}) from None
+    with transaction.atomic():
+        lab = LabResult.objects.create(
+            patient=patient, course=patient.courses.filter(status=CourseStatus.ACTIVE).first(),
+            test=lab_test, loinc_code=info.loinc.code, value=amount.quantize(Decimal("0.01")),
+            unit=unit_name, taken_on=taken_on, fasting=fasting, recorded_by=user,
+            findings=[{"level": f.level.value, "action": f.action, "source": f.source,
+                       "threshold": f"{f.threshold.value:g} {f.threshold.unit}"} for f in found],
+        )  # fmt: skip
+        audit_record(actor=user, action="create", obj=lab, patient_id=patient.pk,
+                     request=request, detail={"findings": len(found)})  # fmt: skip
+    return lab
+
+
+def lab_review(*, user: User, lab_id: int, request: HttpRequest | None = None) -> LabResult:
+    """Mark a result over a threshold as seen by the clinic: it leaves the worklist."""
+    lab = LabResult.objects.select_related("patient").get(pk=lab_id)
+    require_role(user, CLINIC_ROLES, action="review_lab", obj=lab, patient_id=lab.patient_id,
+                 request=request)  # fmt: skip
+    patient_for(user, lab.patient_id, action="review_lab", request=request)
+    with transaction.atomic():
+        changed = LabResult.objects.filter(pk=lab_id, reviewed_at__isnull=True).update(
+            reviewed_by=user, reviewed_at=timezone.now()
+        )
+        if changed:
+            audit_record(actor=user, action="review", obj=lab, patient_id=lab.patient_id,
+                         request=request)  # fmt: skip
+    lab.refresh_from_db()
+    return lab
+
+
+def thresholds() -> dict[str, object]:
+    return settings.ISOGUARD_LAB_THRESHOLDS
+
+
+def schedule_for(course: Course) -> str:
+    return settings.ISOGUARD_LAB_SCHEDULE.get(course.rule_pack, load_labs().schedule.default)
+
+
+def peak_dose_from(course: Course) -> dt.date | None:
+    """The day the course's highest daily dose began (its dose plans, prefetched or not)."""
+    plans = sorted(course.dose_plans.all(), key=lambda p: (p.effective_from, p.pk))
+    if not plans:
+        return None
+    peak = max(p.daily_mg for p in plans)
+    return next(p.effective_from for p in plans if p.daily_mg == peak)
+
+
+def course_labs_due(course: Course, today: dt.date) -> tuple[LabDue, ...]:
+    """The lab tests the course needs now under the clinic's schedule for its pack."""
+    if course.status not in (CourseStatus.SCREENING, CourseStatus.ACTIVE):
+        return ()
+    return labs_due(
+        course_record(course), today, schedule=schedule_for(course),
+        peak_started=peak_dose_from(course),
+    )  # fmt: skip
+
+
+def open_findings(labs: list[LabResult]) -> list[LabResult]:
+    """Results over a threshold that nobody has reviewed, newest result of each test only."""
+    latest: dict[tuple[int, str], LabResult] = {}
+    for lab in sorted(labs, key=lambda lab: (lab.taken_on, lab.pk)):
+        latest[(lab.patient_id, lab.test)] = lab
+    return [lab for lab in latest.values() if lab.findings and lab.reviewed_at is None]

@@ -1,0 +1,50 @@
+"""`isoguard remind`: send every reminder that is due now, each exactly once.
+
+Safe to run every few minutes from cron or a systemd timer, and twice at the same time: a
+reminder already sent, or being sent by another run, is not sent again (docs/reminders.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from isoguard.reminders.services import run_reminders
+
+
+class Command(BaseCommand):
+    help = (
+        "Send the reminders due now (doses, tests, visits, windows closing, the mood "
+        "questionnaire) by each patient's chosen channels, each exactly once; print a summary."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--now",
+            help="act as if it were this moment, ISO 8601 (e.g. 2026-11-26T08:05); without a "
+            "UTC offset it is local time (ISOGUARD_TIME_ZONE). For testing.",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="list what would be sent; send and record nothing",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = timezone.now()
+        if options["now"]:
+            try:
+                now = dt.datetime.fromisoformat(options["now"])
+            except ValueError:
+                raise CommandError(
+                    f"--now: {options['now']!r} is not a date and time, e.g. 2026-11-26T08:05"
+                ) from None
+            if timezone.is_naive(now):
+                now = timezone.make_aware(now)
+        summary = run_reminders(now, dry_run=options["dry_run"])
+        for line in summary.planned:
+            self.stdout.write(f"would send: {line}")
+        self.stdout.write(f"{timezone.localtime(now):%Y-%m-%d %H:%M %Z}: {summary.line()}")
