@@ -8,6 +8,7 @@ from isoguard.api.v1 import api
 from isoguard.web import (
     checklist_views,
     dosing_views,
+    export_views,
     lab_views,
     mood_views,
     pharmacy_views,
@@ -41,6 +42,10 @@ urlpatterns = [
     path("patients/<int:patient_id>/mood/new/", mood_views.mood_new, name="mood_new"),
     path("mood/<int:assessment_id>/", mood_views.mood_detail, name="mood_detail"),
     path("worklist/", worklist_views.worklist_page, name="worklist"),
+    path("exports/courses.csv", export_views.courses_csv, name="export_courses"),
+    path(
+        "patients/<int:patient_id>/summary/", export_views.patient_summary, name="patient_summary"
+    ),
     path("notifications/", include("isoguard.reminders.urls")),
     path("patients/<int:patient_id>/labs/new/", lab_views.lab_new, name="lab_new"),
     path("labs/<int:lab_id>/review/", lab_views.lab_review, name="lab_review"),
