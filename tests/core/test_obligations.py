@@ -36,9 +36,26 @@ def test_after_a_fill_the_next_test_and_prescription_are_due_before_the_supply_e
     rec = record(model.Dispense(D(2026, 10, 16), 30))
     assert due(rec, D(2026, 11, 1)) == {
         "next_pregnancy_test": ("patient", D(2026, 11, 12), "due"),
+        "monthly_checklist": ("patient", D(2026, 11, 12), "due"),
         "next_prescription": ("prescriber", D(2026, 11, 15), "due"),
     }
     assert due(rec, D(2026, 11, 16))["next_prescription"][2] == "overdue"
+
+
+def test_a_step_already_done_this_month_is_no_longer_due():
+    rec = record(
+        model.Dispense(D(2026, 10, 16), 30),
+        model.PregnancyTest(
+            D(2026, 11, 10), PregnancyTestResult.NEGATIVE, PregnancyTestSetting.LAB
+        ),
+        model.Comprehension(D(2026, 11, 10), passed=True),
+        model.Prescription(D(2026, 11, 11), 30),
+    )
+    assert set(due(rec, D(2026, 11, 11))) == {"fill_window_closes"}
+    failed = record(
+        model.Dispense(D(2026, 10, 16), 30), model.Comprehension(D(2026, 11, 10), passed=False)
+    )
+    assert "monthly_checklist" in due(failed, D(2026, 11, 11))
 
 
 def test_without_pregnancy_potential_there_is_no_monthly_test():

@@ -228,6 +228,7 @@ def test_the_monthly_test_and_visit_come_on_their_day_and_not_the_clinics_own_st
     for day in (test_day - days(1), test_day, visit_day):
         run(at(day, 9, 30))
     assert keys("Alice", "obligation") == [
+        f"obligation:monthly_checklist:{test_day}",
         f"obligation:next_pregnancy_test:{test_day}",
         f"obligation:next_prescription:{visit_day}",
     ]
@@ -469,3 +470,16 @@ def test_run_reminders_reads_the_clock_when_not_given_one(demo):
         summary = services.run_reminders()
     assert summary.sent == 4
     assert timezone.localtime(ReminderDelivery.objects.first().sent_at) == at(D, 9, 1)
+
+
+def test_the_day_a_second_course_could_start_is_told_once(demo):
+    erin = patient("Erin")
+    course = erin.courses.get()
+    second = course.last_dose_on + dt.timedelta(weeks=8)  # the label's gap (clinical.md 2.1)
+    run(at(second - days(1), 12))
+    assert [k for k in keys("Erin", "obligation") if k.startswith("second_course")] == []
+    run(at(second, 10))
+    run(at(second, 11))
+    assert [k for k in keys("Erin", "obligation") if k.startswith("second_course")] == [
+        f"second_course:{second}"
+    ]

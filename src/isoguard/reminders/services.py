@@ -30,6 +30,7 @@ from django.utils import timezone
 from isoguard.accounts.models import User
 from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
+from isoguard.core.dosing import first_allowed_start
 from isoguard.core.programs.obligations import Obligation, obligations
 from isoguard.core.vocabulary import CourseStatus, DoseTime, Role
 from isoguard.courses.convert import RECORD_PREFETCH, course_record
@@ -60,6 +61,7 @@ STALE_AFTER = dt.timedelta(minutes=15)
 # and the pharmacy's fill window, which the patient closes by collecting in time.
 PATIENT_OBLIGATIONS = (
     "next_pregnancy_test",
+    "monthly_checklist",
     "next_prescription",
     "fill_window_closes",
     "post_course_test",
@@ -81,6 +83,15 @@ MOOD_TEXT = "isoguard: a short questionnaire is waiting for you: please open iso
 MISSED_DOSE = "If you missed a dose, skip it: do not take two doses to make up for it."
 
 IN_APP: dict[str, tuple[str, str]] = {
+    "monthly_checklist": (
+        "This month's checklist is due",
+        "Answer this month's questions in isoguard before your next prescription is filled.",
+    ),
+    "second_course": (
+        "A second course could start from today",
+        "It is eight weeks since your last dose, the gap the label asks for before a second "
+        "course. If your acne comes back, talk to your prescriber; nothing needs doing otherwise.",
+    ),
     "next_pregnancy_test": (
         "Pregnancy test due today",
         "Your monthly pregnancy test is due today, before your next prescription. Your clinic "
@@ -231,6 +242,13 @@ def _obligation_reminders(course: Course, now: dt.datetime) -> Iterable[Reminder
     if not start <= now < end:
         return
     local = timezone.localtime(now)
+    last = course.last_dose_on
+    if last is not None and first_allowed_start(last) == today:
+        # Not an obligation: the day a second course becomes possible (clinical.md 2.1).
+        title, body = IN_APP["second_course"]
+        message = Message(kind=ReminderKind.OBLIGATION, text=TODAY_TEXT, title=title, body=body)
+        key = f"second_course:{today.isoformat()}"
+        yield Reminder(course.patient, ReminderKind.OBLIGATION, key, start, end, message)
     for ob in obligations(course_record(course), local, pack=course.rule_pack):
         if ob.id not in PATIENT_OBLIGATIONS:
             continue

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from isoguard.core import model
 from isoguard.core.programs.context import Context, add_months
-from isoguard.core.programs.packs import Pack, load_pack
+from isoguard.core.programs.packs import Pack, PackRule, load_pack
 from isoguard.core.vocabulary import Action, FindingStatus, RulePack
 
 D = dt.timedelta
@@ -83,6 +83,19 @@ def obligations(
                 supply_ends - D(days=3),
                 header.monthly_test_source,
             )
+        checklist = _rule(loaded, "comprehension", ctx.can_become_pregnant)
+        answered = any(
+            isinstance(e, model.Comprehension) and e.passed and e.date > last.date
+            for e in record.events
+        )
+        if checklist is not None and not answered:
+            add(
+                "monthly_checklist",
+                "patient",
+                "This month's checklist: the comprehension questions, before the next fill",
+                supply_ends - D(days=3),
+                checklist.spec.source,
+            )
         if not prescribed_since:
             add(
                 "next_prescription",
@@ -124,6 +137,17 @@ def _fill_deadline(ctx: Context, rx: model.Prescription, pack: Pack) -> dt.date 
             ):
                 days = params.days
                 return rx.date + D(days=days - 1)
+    return None
+
+
+def _rule(pack: Pack, type_name: str, can_become_pregnant: bool | None) -> PackRule | None:
+    """The pack's rule of that type that applies to this patient, if there is one."""
+    for pack_rule in pack.rules:
+        applies = pack_rule.spec.applies_to
+        if pack_rule.spec.type == type_name and (
+            applies == "everyone" or (applies == "can_become_pregnant") == bool(can_become_pregnant)
+        ):
+            return pack_rule
     return None
 
 
