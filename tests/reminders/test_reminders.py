@@ -483,3 +483,16 @@ def test_the_day_a_second_course_could_start_is_told_once(demo):
     assert [k for k in keys("Erin", "obligation") if k.startswith("second_course")] == [
         f"second_course:{second}"
     ]
+
+
+def test_as_a_worker_each_run_sends_only_what_is_new(demo, capsys, monkeypatch):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    with time_machine.travel(at(D, 12), tick=False):
+        call_command("remind", "--every", "60", "--runs", "2")
+    lines = [line for line in capsys.readouterr().out.splitlines() if "sent" in line]
+    assert len(lines) == 2 and "sent 0," not in lines[0] and "sent 0," in lines[1]
+    with pytest.raises(CommandError, match="--every"):
+        call_command("remind", "--every", "5")

@@ -7,6 +7,7 @@ reminder already sent, or being sent by another run, is not sent again (docs/rem
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -28,12 +29,39 @@ class Command(BaseCommand):
             "UTC offset it is local time (ISOGUARD_TIME_ZONE). For testing.",
         )
         parser.add_argument(
+            "--every",
+            type=int,
+            default=0,
+            metavar="SECONDS",
+            help="keep running as a worker: a run every SECONDS (at least 10) until stopped",
+        )
+        parser.add_argument(
+            "--runs", type=int, default=0, help="with --every: stop after this many runs"
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="list what would be sent; send and record nothing",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        every, runs = options["every"], options["runs"]
+        if every and (options["now"] or every < 10):
+            raise CommandError("--every: at least 10 seconds, and not with --now")
+        if not every:
+            self.run_once(options)
+            return
+        done = 0
+        try:
+            while not runs or done < runs:
+                self.run_once(options)
+                done += 1
+                if not runs or done < runs:
+                    time.sleep(every)
+        except KeyboardInterrupt:
+            self.stdout.write("stopped")
+
+    def run_once(self, options: dict[str, Any]) -> None:
         now = timezone.now()
         if options["now"]:
             try:
