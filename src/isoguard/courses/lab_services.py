@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from isoguard.accounts.models import User
@@ -55,6 +55,7 @@ def lab_record(
         raise ValidationError({"value": f"expected a positive number, got {value!r}"})
     if taken_on > timezone.localdate():
         raise ValidationError({"taken_on": "the sample cannot be taken in the future"})
+    amount = amount.quantize(Decimal("0.01"))  # the value stored and shown is the one checked
     try:
         info = labs.test(lab_test)
         unit_name = info.unit(unit).name
@@ -76,7 +77,9 @@ def lab_record(
 
 def lab_review(*, user: User, lab_id: int, request: HttpRequest | None = None) -> LabResult:
     """Mark a result over a threshold as seen by the clinic: it leaves the worklist."""
-    lab = LabResult.objects.select_related("patient").get(pk=lab_id)
+    lab = LabResult.objects.select_related("patient").filter(pk=lab_id).first()
+    if lab is None:
+        raise Http404("No such lab result.")
     require_role(user, CLINIC_ROLES, action="review_lab", obj=lab, patient_id=lab.patient_id,
                  request=request)  # fmt: skip
     patient_for(user, lab.patient_id, action="review_lab", request=request)
@@ -119,8 +122,9 @@ def course_labs_due(course: Course, today: dt.date) -> tuple[LabDue, ...]:
 
 
 def open_findings(labs: list[LabResult]) -> list[LabResult]:
-    """Results over a threshold that nobody has reviewed, newest result of each test only."""
-    latest: dict[tuple[int, str], LabResult] = {}
-    for lab in sorted(labs, key=lambda lab: (lab.taken_on, lab.pk)):
-        latest[(lab.patient_id, lab.test)] = lab
-    return [lab for lab in latest.values() if lab.findings and lab.reviewed_at is None]
+    """Results over a threshold that nobody has reviewed yet, oldest first: each stays until
+    someone has looked at it, even when a newer result is normal."""
+    return sorted(
+        (lab for lab in labs if lab.findings and lab.reviewed_at is None),
+        key=lambda lab: (lab.taken_on, lab.pk),
+    )

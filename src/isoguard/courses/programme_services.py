@@ -40,8 +40,10 @@ def engine_decision(
     starts = {}
     if settings.ISOGUARD_US_IPLEDGE_2026_START is not None:
         starts["us-ipledge-2026"] = settings.ISOGUARD_US_IPLEDGE_2026_START
+    # A pack that counts days in "local" time counts them in the clinic's zone, not UTC's: a
+    # prescription that expired at midnight in Berlin is expired at 00:30 there.
     return evaluate(
-        record, action, as_of, pack=course.rule_pack,
+        record, action, timezone.localtime(as_of), pack=course.rule_pack,
         settings=settings.ISOGUARD_PACK_SETTINGS.get(course.rule_pack, {}), pack_starts=starts,
     )  # fmt: skip
 

@@ -227,7 +227,7 @@ def worklist(user: User) -> QuerySet[SymptomReport]:
             priority__gte=worklist_min_priority(),
         )
         .exclude(review_state=SymptomReport.ReviewState.RESOLVED)
-        .select_related("patient__clinic", "acknowledged_by", "mood_assessment")
+        .select_related("patient__clinic", "acknowledged_by", "mood_assessment", "course")
         .order_by("-priority", "submitted_at", "pk")
     )
 

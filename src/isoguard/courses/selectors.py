@@ -56,4 +56,4 @@ def course_timeline(course: Course) -> tuple[object, ...]:
 
     if course.status in ("screening",):
         return ()
-    return obligations(course_record(course), timezone.now(), pack=course.rule_pack)
+    return obligations(course_record(course), timezone.localtime(), pack=course.rule_pack)

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from isoguard.accounts.models import User
@@ -23,6 +23,7 @@ from isoguard.courses import lab_services, report_services
 from isoguard.courses.convert import RECORD_PREFETCH, course_record
 from isoguard.courses.models import (
     Course,
+    DoseDiaryEntry,
     LabResult,
     Prescription,
     ProgrammeDecision,
@@ -126,22 +127,39 @@ def _reports(user: User) -> Iterable[WorkItem]:
         )  # fmt: skip
 
 
-def _courses(patients: Iterable[Patient], today: dt.date) -> Iterable[WorkItem]:
+RUNNING = (CourseStatus.SCREENING, CourseStatus.ENROLLED, CourseStatus.ACTIVE)
+ENDED = (CourseStatus.COMPLETED, CourseStatus.STOPPED)
+
+
+def listed_courses(patients: Iterable[Patient], today: dt.date) -> QuerySet[Course]:
+    """The courses a clinic follows: running, or ended less than AFTER_COURSE_DAYS ago."""
     since = today - dt.timedelta(days=AFTER_COURSE_DAYS)
-    running = Q(status__in=(CourseStatus.SCREENING, CourseStatus.ACTIVE))
-    just_ended = Q(status=CourseStatus.COMPLETED, last_dose_on__gte=since)
-    now = timezone.now()
+    running = Q(status__in=RUNNING)
+    just_ended = Q(status__in=ENDED, last_dose_on__gte=since)
+    return Course.objects.filter(running | just_ended, patient__in=patients)
+
+
+def _courses(patients: QuerySet[Patient], today: dt.date) -> Iterable[WorkItem]:
+    now = timezone.localtime()
     rows = (
-        Course.objects.filter(running | just_ended, patient__in=patients)
+        listed_courses(patients, today)
         .select_related("patient")
-        .prefetch_related(*RECORD_PREFETCH, "dose_plans")
+        .prefetch_related(
+            *(p for p in RECORD_PREFETCH if p != "diary"),
+            # The worklist reads no dose diary: an empty one keeps it from loading every dose.
+            Prefetch("diary", queryset=DoseDiaryEntry.objects.none()),
+            "dose_plans",
+        )
     )
-    seen: set[int] = set()
+    # A result over a threshold is listed whatever the state of the patient's courses.
+    flagged = (
+        LabResult.objects.filter(patient__in=patients, reviewed_at__isnull=True)
+        .exclude(findings=[])
+        .select_related("patient", "course")
+    )
+    yield from _lab_findings(list(flagged))
     for course in rows:
         patient = course.patient
-        if patient.pk not in seen:
-            seen.add(patient.pk)
-            yield from _lab_findings(patient, course)
         for due_lab in lab_services.course_labs_due(course, today):
             name = due_lab.test.value.replace("_", " ")
             yield WorkItem(
@@ -151,11 +169,15 @@ def _courses(patients: Iterable[Patient], today: dt.date) -> Iterable[WorkItem]:
             )  # fmt: skip
         if course.status != CourseStatus.SCREENING:
             for ob in obligations(course_record(course), now, pack=course.rule_pack):
+                urgency = (
+                    "report_emergency" if ob.id == "positive_pregnancy_test"
+                    else _by_date(ob.due, today)
+                )  # fmt: skip
                 yield WorkItem(
-                    patient, "programme", ob.who, ob.what, ob.due, _by_date(ob.due, today),
+                    patient, "programme", ob.who, ob.what, ob.due, urgency,
                     course=course, source=ob.source,
                 )  # fmt: skip
-        if course.status in (CourseStatus.SCREENING, CourseStatus.ACTIVE):
+        if course.status in RUNNING:
             last_on = max((m.assessed_on for m in patient.mood_assessments.all()), default=None)
             due = mood_due(True, last_on, today)
             if due.due and due.on is not None:
@@ -166,8 +188,9 @@ def _courses(patients: Iterable[Patient], today: dt.date) -> Iterable[WorkItem]:
                 )  # fmt: skip
 
 
-def _lab_findings(patient: Patient, course: Course) -> Iterable[WorkItem]:
-    for lab in lab_services.open_findings(list(patient.labs.all())):
+def _lab_findings(labs: list[LabResult]) -> Iterable[WorkItem]:
+    for lab in lab_services.open_findings(labs):
+        patient, course = lab.patient, lab.course
         stop = any(f["level"] == "stop" for f in lab.findings)
         actions = "; ".join(f["action"] for f in lab.findings)
         yield WorkItem(
@@ -205,9 +228,9 @@ class PharmacyItem:
 def pharmacy_worklist(pharmacy_id: int, today: dt.date) -> list[PharmacyItem]:
     """Prescriptions presented at the pharmacy and not yet filled: authorised ones waiting to be
     picked up, and the window each must be filled in, the soonest to close first."""
-    decisions = ProgrammeDecision.objects.filter(
-        action="dispense", allowed=True, reversed_at__isnull=True
-    ).order_by("-created_at", "-id")
+    # The newest decision on the fill, whatever it said: a later refusal withdraws the earlier
+    # authorisation.
+    decisions = ProgrammeDecision.objects.filter(action="dispense").order_by("-created_at", "-id")
     rows = (
         Prescription.objects.filter(
             pharmacy_id=pharmacy_id, dispense__isnull=True, cancelled_at__isnull=True
@@ -218,7 +241,7 @@ def pharmacy_worklist(pharmacy_id: int, today: dt.date) -> list[PharmacyItem]:
             Prefetch("decisions", queryset=decisions, to_attr="standing"),
         )
     )
-    now = timezone.now()
+    now = timezone.localtime()
     items = []
     for rx in rows:
         course = rx.course
@@ -230,7 +253,9 @@ def pharmacy_worklist(pharmacy_id: int, today: dt.date) -> list[PharmacyItem]:
             ),
             None,
         )
-        authorisation = rx.standing[0] if rx.standing else None
+        newest = rx.standing[0] if rx.standing else None
+        standing = newest is not None and newest.allowed and newest.reversed_at is None
+        authorisation = newest if standing else None
         if authorisation is not None and authorisation.dispense_by is not None:
             deadline = min(filter(None, (deadline, authorisation.dispense_by)))
         if deadline is not None and deadline < today:

@@ -210,13 +210,21 @@ def due_reminders(now: dt.datetime) -> list[Reminder]:
     return list(found.values())
 
 
+def stopped_by_a_positive_test(course: Course, now: dt.datetime) -> bool:
+    """A positive pregnancy test on record stops every dose (clinical.md 3.1)."""
+    return any(
+        ob.id == "positive_pregnancy_test"
+        for ob in obligations(course_record(course), timezone.localtime(now), pack=course.rule_pack)
+    )
+
+
 def _dose_reminders(course: Course, now: dt.datetime) -> Iterable[Reminder]:
     """Each dose from its time until DOSE_WINDOW after, while it is not ticked in the diary."""
     preference = preference_for(course.patient)
     if not preference.dose_reminders or course.status != CourseStatus.ACTIVE:
         return
     first, last = course.first_dose_on, course.last_dose_on
-    if first is None:
+    if first is None or stopped_by_a_positive_test(course, now):
         return
     ticked = {(entry.day, entry.time) for entry in course.diary.all()}
     today = timezone.localdate(now)
@@ -243,7 +251,8 @@ def _obligation_reminders(course: Course, now: dt.datetime) -> Iterable[Reminder
         return
     local = timezone.localtime(now)
     last = course.last_dose_on
-    if last is not None and first_allowed_start(last) == today:
+    ended_well = course.status == CourseStatus.COMPLETED
+    if ended_well and last is not None and first_allowed_start(last) == today:
         # Not an obligation: the day a second course becomes possible (clinical.md 2.1).
         title, body = IN_APP["second_course"]
         message = Message(kind=ReminderKind.OBLIGATION, text=TODAY_TEXT, title=title, body=body)
@@ -397,6 +406,11 @@ def deliver(reminder: Reminder, channel: ReminderChannel, now: dt.datetime) -> s
     with transaction.atomic():
         if not _claim(row, now):
             return None
+    if reminder.kind == ReminderKind.OBLIGATION and _told_today(row, now):
+        # Every step says the same outside the app ("a step is due today"): one text a day is
+        # enough; the in-app list still has each step.
+        with transaction.atomic():
+            return _finish(row, S.SKIPPED, now, Exception("already told today on this channel"))
     # Outside any transaction: a slow mail server must not hold the database.
     error: Exception | None = None
     try:
@@ -409,6 +423,22 @@ def deliver(reminder: Reminder, channel: ReminderChannel, now: dt.datetime) -> s
         status, error = S.FAILED, failure
     with transaction.atomic():
         return _finish(row, status, now, error)
+
+
+def _told_today(row: ReminderDelivery, now: dt.datetime) -> bool:
+    """Whether this patient already had a step reminder on this channel today."""
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (
+        ReminderDelivery.objects.filter(
+            patient_id=row.patient_id,
+            channel=row.channel,
+            kind=ReminderKind.OBLIGATION,
+            attempted_at__gte=start,
+            status__in=(S.SENT, S.PENDING),
+        )
+        .exclude(pk=row.pk)
+        .exists()
+    )
 
 
 def _claim(row: ReminderDelivery, now: dt.datetime) -> bool:

@@ -212,7 +212,7 @@ def course_calendar_file(request: HttpRequest, course_id: int) -> HttpResponse:
         )
     )
     for item in (
-        *obligations(record, timezone.now(), pack=course.rule_pack),
+        *obligations(record, timezone.localtime(), pack=course.rule_pack),
         *obligations(ended, day_after, pack=course.rule_pack),
     ):
         if item.who == "patient":

@@ -13,9 +13,8 @@ from isoguard.accounts.models import User
 from isoguard.core.vocabulary import Role
 from isoguard.courses import report_services
 from isoguard.courses import selectors as course_selectors
-from isoguard.courses.models import Course
-from isoguard.courses.worklist import WorkItem, clinic_worklist
-from isoguard.patients.access import patient_for, require_role
+from isoguard.courses.worklist import WorkItem, clinic_worklist, listed_courses
+from isoguard.patients.access import patient_for, patients_visible_to, require_role
 from isoguard.web.dosing_views import progress_context
 from isoguard.web.views import audit_list
 
@@ -32,16 +31,18 @@ def courses_csv(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     require_role(user, report_services.STAFF_ROLES, action="export_courses", patient_id=None,
                  request=request)  # fmt: skip
-    items = clinic_worklist(user, timezone.localdate())
+    today = timezone.localdate()
+    items = clinic_worklist(user, today)
     first_due: dict[int, WorkItem] = {}
     reports: dict[int, int] = {}
-    courses: dict[int, Course] = {}
     for item in items:
         if item.kind == "report":
             reports[item.patient.pk] = reports.get(item.patient.pk, 0) + 1
         elif item.course is not None:
-            courses.setdefault(item.course.pk, item.course)
             first_due.setdefault(item.course.pk, item)
+    courses = {
+        c.pk: c for c in listed_courses(patients_visible_to(user), today).select_related("patient")
+    }
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="isoguard-courses-{timezone.localdate():%Y-%m-%d}.csv"'
@@ -50,12 +51,13 @@ def courses_csv(request: HttpRequest) -> HttpResponse:
     writer.writerow(COLUMNS)
     for course in sorted(courses.values(), key=lambda c: (c.patient.family_name, c.number)):
         patient = course.patient
-        due = first_due[course.pk]
+        due = first_due.get(course.pk)
         writer.writerow([
-            _cell(patient.full_name), patient.clinic_record_number, patient.birth_date,
+            _cell(patient.full_name), _cell(patient.clinic_record_number), patient.birth_date,
             course.number, course.product, course.rule_pack, course.status,
             course.enrolled_on or "", course.first_dose_on or "", course.last_dose_on or "",
-            _cell(due.what), due.due or "", due.who, reports.get(patient.pk, 0),
+            _cell(due.what) if due else "", (due.due or "") if due else "",
+            due.who if due else "", reports.get(patient.pk, 0),
         ])  # fmt: skip
     audit_list(user, request, "export.courses", sorted({c.patient_id for c in courses.values()}))
     return response

@@ -35,8 +35,13 @@ def month_grid(course: Course, today: dt.date) -> list[list[Day]]:
         weeks.append([start + dt.timedelta(days=i) for i in range(7)])
     days = {d: Day(d, d.month == today.month, d == today) for week in weeks for d in week}
     diary = {(e.day, e.time): e.taken for e in course.diary.filter(day__gte=weeks[0][0])}
+    record = course_record(course)
+    marks = obligations(record, timezone.localtime(), pack=course.rule_pack)
     started = course.first_dose_on
     ended = course.last_dose_on
+    if any(ob.id == "positive_pregnancy_test" for ob in marks):
+        # No dose to come after a positive test.
+        ended = min(filter(None, (ended, today - dt.timedelta(days=1))))
     for day in days.values():
         if started is None or day.date < started or (ended is not None and day.date > ended):
             continue
@@ -47,7 +52,6 @@ def month_grid(course: Course, today: dt.date) -> list[list[Day]]:
                 state = "missed"  # not ticked: the diary counts it as not taken
             if day.date <= today or state == "due":
                 day.doses.append((time.value, state))
-    record = course_record(course)
     for event in record.events:
         day = days.get(getattr(event, "date", None) or getattr(event, "specimen_date", None))
         if day is None:
@@ -58,7 +62,7 @@ def month_grid(course: Course, today: dt.date) -> list[list[Day]]:
             day.marks.append(("fill", "capsules collected"))
         elif event.event_type == "prescription":
             day.marks.append(("fill", "prescription written"))
-    for ob in obligations(record, timezone.now(), pack=course.rule_pack):
+    for ob in marks:
         if ob.due in days and ob.due >= first:
             days[ob.due].marks.append(("deadline", ob.what))
     return [[days[d] for d in week] for week in weeks]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from isoguard.core import model
 from isoguard.core.programs.context import Context, add_months
 from isoguard.core.programs.packs import Pack, PackRule, load_pack
-from isoguard.core.vocabulary import Action, FindingStatus, RulePack
+from isoguard.core.vocabulary import Action, FindingStatus, PregnancyTestResult, RulePack
 
 D = dt.timedelta
 
@@ -44,6 +44,19 @@ def obligations(
         status = FindingStatus.OVERDUE if due < today else FindingStatus.DUE
         items.append(Obligation(id_, who, what, due, status, source))
 
+    positive = ctx.blocking_positive if ctx.can_become_pregnant is not False else None
+    if positive is not None:
+        # Nothing else is due: no test, visit or fill. The clinic acts on the test (clinical.md
+        # 3.1: stop at once and refer to an obstetrician experienced in reproductive toxicity).
+        add(
+            "positive_pregnancy_test",
+            "prescriber",
+            f"Positive pregnancy test on {positive.specimen_date.isoformat()}: isotretinoin "
+            "stops; refer to an obstetrician experienced in reproductive toxicity",
+            positive.specimen_date,
+            "clinical.md 3.1 (boxed warning: stop immediately and refer)",
+        )
+        return _sorted(items)
     last_dose = record.course.last_dose
     if last_dose is not None:
         if ctx.can_become_pregnant:
@@ -73,7 +86,18 @@ def obligations(
     if ctx.dispenses:
         last = ctx.dispenses[-1]
         supply_ends = last.date + D(days=last.days_supply)
-        tested_since = any(t.specimen_date > last.date for t in ctx.tests)
+        # This month's test counts only if it will still open the next visit's window: taken
+        # within the pack's window before the day it is due, as the rule engine counts it.
+        window = _rule(loaded, "pregnancy_test_window", ctx.can_become_pregnant)
+        window_days = window.rule.params.window_days if window is not None else 7
+        test_due = supply_ends - D(days=3)
+        month_tests = [
+            t for t in ctx.tests
+            if t.specimen_date > last.date
+            and t.specimen_date >= test_due - D(days=window_days - 1)
+            and t.result == PregnancyTestResult.NEGATIVE
+        ]  # fmt: skip
+        tested_since = bool(month_tests)
         prescribed_since = ctx.prescription is not None and ctx.prescription.date > last.date
         if ctx.can_become_pregnant and not tested_since:
             add(
@@ -84,16 +108,18 @@ def obligations(
                 header.monthly_test_source,
             )
         checklist = _rule(loaded, "comprehension", ctx.can_become_pregnant)
-        answered = any(
-            isinstance(e, model.Comprehension) and e.passed and e.date > last.date
+        # The questions count when answered on or after this month's negative test (the rule).
+        answered = bool(month_tests) and any(
+            isinstance(e, model.Comprehension) and e.passed
+            and e.date >= month_tests[-1].specimen_date
             for e in record.events
-        )
+        )  # fmt: skip
         if checklist is not None and not answered:
             add(
                 "monthly_checklist",
                 "patient",
                 "This month's checklist: the comprehension questions, before the next fill",
-                supply_ends - D(days=3),
+                test_due,
                 checklist.spec.source,
             )
         if not prescribed_since:

@@ -7,6 +7,7 @@ reminder already sent, or being sent by another run, is not sent again (docs/rem
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from typing import Any
 
@@ -14,6 +15,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from isoguard.reminders.services import run_reminders
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -54,7 +57,11 @@ class Command(BaseCommand):
         done = 0
         try:
             while not runs or done < runs:
-                self.run_once(options)
+                try:
+                    self.run_once(options)
+                except Exception:
+                    logger.exception("isoguard remind: this run failed; the next one will retry")
+                    self.stderr.write("this run failed (see the log); the next one will retry")
                 done += 1
                 if not runs or done < runs:
                     time.sleep(every)
