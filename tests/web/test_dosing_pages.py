@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -134,3 +135,20 @@ def test_the_patient_and_the_clinic_see_what_is_due_next(db, client):
     alice = Patient.objects.get(given_name="Alice")
     text = client.get(reverse("patient_detail", args=[alice.pk])).content.decode()
     assert 'data-obligation="next_prescription"' in text
+
+
+def test_the_calendar_uses_the_dose_times_the_patient_chose(world, client):
+    from isoguard.courses.dosing_services import dose_plan_set
+    from isoguard.reminders.models import ContactPreference
+
+    course = world.alice.courses.get()
+    course.first_dose_on = dt.date(2026, 11, 1)
+    course.save()
+    dose_plan_set(user=world.prescriber, course_id=course.pk, mg_per_kg_day=Decimal("1.0"),
+                  target_mg_per_kg=120, effective_from=course.first_dose_on)  # fmt: skip
+    ContactPreference.objects.create(
+        patient=world.alice, morning_time=dt.time(7, 15), evening_time=dt.time(21, 30)
+    )
+    client.force_login(world.alice_user)
+    body = client.get(f"/courses/{course.pk}/calendar.ics").content.decode()
+    assert "T071500" in body and "T213000" in body

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 
-# Default dose times until patients choose their own (reminders, issue 7).
-DOSE_TIMES = {"morning": dt.time(8, 0), "evening": dt.time(19, 0)}
+# The dose times when the patient has not chosen their own (the reminders' defaults).
+DOSE_TIMES = {"morning": dt.time(8, 0), "evening": dt.time(20, 0)}
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,11 @@ def course_calendar(
     instructions: list[str],
     steps: list[DatedStep],
     stamp: dt.datetime,
+    dose_times: dict[str, dt.time] | None = None,
 ) -> bytes:
     """Return an iCalendar file: a daily event per dose time, and an all-day event per step."""
     zone = ZoneInfo(time_zone)
+    times = {**DOSE_TIMES, **(dose_times or {})}
     calendar = Calendar()
     calendar.add("prodid", "-//isoguard//isotretinoin course//EN")
     calendar.add("version", "2.0")
@@ -41,7 +43,7 @@ def course_calendar(
         event.add("uid", f"{course_uid}-dose-{time}@isoguard")
         event.add("summary", f"Isotretinoin {time} dose: {mg} mg")
         event.add("description", "\n".join(instructions))
-        start = dt.datetime.combine(first_day, DOSE_TIMES[time], tzinfo=zone)
+        start = dt.datetime.combine(first_day, times[time], tzinfo=zone)
         event.add("dtstart", start)
         event.add("dtend", start + dt.timedelta(minutes=10))
         event.add("dtstamp", stamp)
@@ -49,9 +51,7 @@ def course_calendar(
             "rrule",
             {
                 "freq": "daily",
-                "until": dt.datetime.combine(last_day, DOSE_TIMES[time], tzinfo=zone).astimezone(
-                    dt.UTC
-                ),
+                "until": dt.datetime.combine(last_day, times[time], tzinfo=zone).astimezone(dt.UTC),
             },
         )
         calendar.add_component(event)

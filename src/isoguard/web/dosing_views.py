@@ -25,6 +25,7 @@ from isoguard.courses.dosing_selectors import course_progress, dose_plan_in_forc
 from isoguard.courses.dosing_services import diary_record, dose_plan_set
 from isoguard.courses.models import Course, DosePlan
 from isoguard.patients.access import patient_for
+from isoguard.reminders.services import preference_for
 from isoguard.web.calendar import DatedStep, course_calendar
 from isoguard.web.charts import cumulative_chart
 
@@ -217,12 +218,15 @@ def course_calendar_file(request: HttpRequest, course_id: int) -> HttpResponse:
     ):
         if item.who == "patient":
             steps.append(DatedStep(item.due, item.what, f"Source: {item.source}"))
+    # The times the patient chose for their reminders (docs/reminders.md), or the defaults.
+    preference = preference_for(course.patient)
     body = course_calendar(
         course_uid=f"course-{course.pk}", time_zone=str(timezone.get_current_timezone()),
         first_day=max(today, course.first_dose_on or today), last_day=end,
         doses_mg={"morning": plan.morning_mg, "evening": plan.evening_mg},
         instructions=[i["message"] for i in plan.plan.get("how_to_take", [])],
         steps=steps, stamp=timezone.now(),
+        dose_times={t.value: preference.dose_time(t.value) for t in DoseTime},
     )  # fmt: skip
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = (
