@@ -197,6 +197,12 @@ ISOGUARD_HELPLINE_OVERRIDES = helpline_overrides()
 ISOGUARD_MOOD_CHECK_DAYS = env_days("ISOGUARD_MOOD_CHECK_DAYS", 30, 1, 365)
 ISOGUARD_LAB_SCHEDULE = lab_schedule()
 ISOGUARD_LAB_THRESHOLDS = lab_thresholds()
+# CDS Hooks (isoguard.interop.cdshooks): the EHRs trusted to call, as a JSON object issuer ->
+# {"keys": [PEM or JWK, ...], "algorithms": ["ES384", ...], "clinic_id": N,
+# "identifier_system": "..."}; {} trusts none. The audience is isoguard's base URL as the EHR
+# calls it (e.g. https://isoguard.example.org); empty: taken from the request.
+ISOGUARD_CDS_ISSUERS = env_json_object("ISOGUARD_CDS_ISSUERS")
+ISOGUARD_CDS_AUDIENCE = os.environ.get("ISOGUARD_CDS_AUDIENCE", "").rstrip("/")
 SECRET_KEY = secret_key()
 ALLOWED_HOSTS = env_list("ISOGUARD_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("ISOGUARD_CSRF_TRUSTED_ORIGINS", "")
@@ -216,6 +222,7 @@ INSTALLED_APPS = [
     "isoguard.audit",
     "isoguard.screenings",
     "isoguard.reminders",
+    "isoguard.interop.cdshooks",
     "isoguard.web",
 ]
 

@@ -47,6 +47,8 @@ urlpatterns = [
         "patients/<int:patient_id>/summary/", export_views.patient_summary, name="patient_summary"
     ),
     path("notifications/", include("isoguard.reminders.urls")),
+    path("fhir/R4/", include("isoguard.interop.fhir.urls")),
+    path("", include("isoguard.interop.cdshooks.urls")),
     path("patients/<int:patient_id>/labs/new/", lab_views.lab_new, name="lab_new"),
     path("labs/<int:lab_id>/review/", lab_views.lab_review, name="lab_review"),
     path("reports/<int:report_id>/", report_views.report_detail, name="report_detail"),

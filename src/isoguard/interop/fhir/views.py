@@ -1,0 +1,444 @@
+"""The FHIR R4 endpoints: metadata, read, search by patient, $everything, transaction import.
+
+Session authentication for now (token authentication for systems is still to come). Every read
+goes through `patient_for`, which audits it; a pharmacist gets only the prescriptions presented
+at their pharmacy and their fills. Errors are OperationOutcomes: 401 not logged in, 403 not
+allowed, 404 unknown, 400 invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from isoguard.accounts.models import Organisation, User
+from isoguard.audit.models import AuditEvent
+from isoguard.audit.services import audit_record
+from isoguard.core.vocabulary import Role
+from isoguard.courses.models import (
+    Consent,
+    Dispense,
+    LabResult,
+    MoodAssessment,
+    PregnancyTest,
+    Prescription,
+    ProgrammeDecision,
+)
+from isoguard.interop.fhir import mapping
+from isoguard.patients.access import patient_for, require_role
+from isoguard.patients.models import Patient
+
+FHIR_JSON = "application/fhir+json"
+# The types searchable by `patient`, and those a pharmacist may see (architecture.md).
+SEARCHABLE = (
+    "Observation",
+    "MedicationRequest",
+    "MedicationDispense",
+    "Consent",
+    "QuestionnaireResponse",
+    "DetectedIssue",
+)
+PHARMACIST_TYPES = (
+    "Patient",
+    "Organization",
+    "Practitioner",
+    "MedicationRequest",
+    "MedicationDispense",
+)
+# The id prefix of each resource type, as the mapping writes it.
+ID_PREFIXES = {
+    "Patient": ("patient",),
+    "MedicationRequest": ("rx",),
+    "MedicationDispense": ("dispense",),
+    "Observation": ("pregnancy-test", "lab"),
+    "Consent": ("consent",),
+    "QuestionnaireResponse": ("mood",),
+    "DetectedIssue": ("issue",),
+}
+IMPORT_ROLES = (Role.PRESCRIBER, Role.CLINIC_STAFF)
+ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+}
+
+
+class FhirError(Exception):
+    def __init__(self, status: int, message: str, expression: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.expression = status, message, expression
+
+
+def fhir_response(data: dict[str, Any], status: int = 200) -> HttpResponse:
+    return HttpResponse(json.dumps(data), status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
+
+
+def operation_outcome(status: int, message: str, expression: str | None = None) -> HttpResponse:
+    issue: dict[str, Any] = {
+        "severity": "error",
+        "code": ISSUE_CODES.get(status, "processing"),
+        "diagnostics": message,
+    }
+    if expression:
+        issue["expression"] = [expression]
+    outcome = {"resourceType": "OperationOutcome", "issue": [issue]}
+    response = fhir_response(outcome, status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Cookie realm="isoguard", cookie-name="sessionid"'
+    return response
+
+
+def fhir_view(
+    methods: tuple[str, ...], *, anonymous: bool = False
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Check the method and the login, and turn every refusal into an OperationOutcome."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                response = operation_outcome(405, f"{request.method} is not supported here")
+                response["Allow"] = ", ".join(methods)
+                return response
+            if not anonymous and not request.user.is_authenticated:
+                return operation_outcome(401, "Log in first (session cookie).")
+            try:
+                return view(request, *args, **kwargs)
+            except FhirError as error:
+                return operation_outcome(error.status, error.message, error.expression)
+            except PermissionDenied as error:
+                return operation_outcome(403, str(error) or "You may not do this.")
+            except Http404 as error:
+                return operation_outcome(404, str(error) or "Unknown resource.")
+
+        return wrapped
+
+    return decorate
+
+
+# --- what one user may see of one patient -------------------------------------------------------
+
+
+def _pk(raw: str, prefix: str = "patient") -> int:
+    """`patient-12`, `Patient/patient-12` or `12` as 12; anything else is unknown."""
+    match = re.fullmatch(rf"(?:Patient/)?(?:{re.escape(prefix)}-)?(\d{{1,12}})", raw.strip())
+    if match is None:
+        raise Http404(f"Unknown id {raw!r}.")
+    return int(match.group(1))
+
+
+def _patient(request: HttpRequest, raw_id: str, action: str) -> Patient:
+    """The patient if the user may see them (audited by patient_for); 404 if there is none."""
+    pk = _pk(raw_id)
+    try:
+        return patient_for(request.user, pk, request=request, action=action)  # type: ignore[arg-type]
+    except PermissionDenied:
+        if not Patient.objects.filter(pk=pk).exists():
+            raise Http404(f"No Patient/patient-{pk}.") from None
+        raise
+
+
+def _refuse_type(request: HttpRequest, resource_type: str, patient_id: int, action: str) -> None:
+    """A pharmacist sees prescriptions and fills only; refuse (and audit) anything else."""
+    user = request.user
+    if getattr(user, "role", None) != Role.PHARMACIST or resource_type in PHARMACIST_TYPES:
+        return
+    audit_record(
+        actor=user,
+        action=action,
+        object_type="patients.patient",
+        object_id=str(patient_id),
+        patient_id=patient_id if Patient.objects.filter(pk=patient_id).exists() else None,
+        outcome=AuditEvent.Outcome.REFUSED,
+        reason=f"a pharmacist may not see {resource_type} resources",
+        request=request,
+    )
+    raise PermissionDenied(f"A pharmacist sees prescriptions and fills only, not {resource_type}.")
+
+
+def _prescriptions(user: User, patient: Patient) -> list[Prescription]:
+    rxs = Prescription.objects.filter(course__patient=patient)
+    if user.role == Role.PHARMACIST:
+        # Those presented at their pharmacy; a cancelled one only if this pharmacy filled it.
+        rxs = rxs.filter(
+            Q(cancelled_at__isnull=True) | Q(dispense__pharmacy_id=user.organisation_id),
+            pharmacy_id=user.organisation_id,
+        )
+    return list(
+        rxs.select_related(
+            "course__patient",
+            "prescriber",
+            "pharmacy",
+            "dispense__pharmacist",
+            "dispense__pharmacy",
+            "dispense__prescription",
+        )
+        .prefetch_related("decisions", "course__dose_plans")
+        .order_by("written_on", "pk")
+    )
+
+
+def _resources(user: User, patient: Patient, resource_type: str) -> list[dict[str, Any]]:
+    """The resources of one type the user may see for this patient, oldest first."""
+    if user.role == Role.PHARMACIST and resource_type not in PHARMACIST_TYPES:
+        return []
+    match resource_type:
+        case "Patient":
+            return [mapping.patient_resource(patient)]
+        case "MedicationRequest":
+            return [mapping.medication_request_resource(rx) for rx in _prescriptions(user, patient)]
+        case "MedicationDispense":
+            rxs = [rx for rx in _prescriptions(user, patient) if hasattr(rx, "dispense")]
+            return [mapping.medication_dispense_resource(rx.dispense) for rx in rxs]
+        case "Observation":
+            tests = PregnancyTest.objects.filter(patient=patient).order_by("specimen_date", "pk")
+            labs = LabResult.objects.filter(patient=patient).order_by("taken_on", "pk")
+            return [mapping.pregnancy_test_resource(t) for t in tests] + [
+                mapping.lab_resource(lab) for lab in labs
+            ]
+        case "Consent":
+            consents = Consent.objects.filter(course__patient=patient).select_related(
+                "course__patient"
+            )
+            return [mapping.consent_resource(c) for c in consents.order_by("signed_on", "pk")]
+        case "QuestionnaireResponse":
+            moods = MoodAssessment.objects.filter(patient=patient).order_by("assessed_on", "pk")
+            return [mapping.questionnaire_response_resource(m) for m in moods]
+        case "DetectedIssue":
+            decisions = ProgrammeDecision.objects.filter(course__patient=patient).select_related(
+                "course"
+            )
+            return [
+                issue
+                for decision in decisions.order_by("as_of", "pk")
+                for issue in mapping.detected_issue_resources(decision)
+            ]
+    return []
+
+
+def _actors(user: User, patient: Patient) -> list[dict[str, Any]]:
+    """The organisations and practitioners the patient's visible resources refer to."""
+    rxs = _prescriptions(user, patient)
+    organisations: dict[int, Organisation] = {patient.clinic_id: patient.clinic}
+    people: dict[int, User] = {}
+    for rx in rxs:
+        people[rx.prescriber_id] = rx.prescriber
+        if rx.pharmacy is not None:
+            organisations[rx.pharmacy.pk] = rx.pharmacy
+        if hasattr(rx, "dispense"):
+            dispense = rx.dispense
+            people[dispense.pharmacist_id] = dispense.pharmacist
+            organisations[dispense.pharmacy_id] = dispense.pharmacy
+    return [mapping.organization_resource(o) for _, o in sorted(organisations.items())] + [
+        mapping.practitioner_resource(p) for _, p in sorted(people.items())
+    ]
+
+
+# --- the endpoints ------------------------------------------------------------------------------
+
+
+@fhir_view(("GET",), anonymous=True)
+def metadata(request: HttpRequest) -> HttpResponse:
+    """The CapabilityStatement: what this server does."""
+    search = [{"name": "patient", "type": "reference"}]
+    resources: list[dict[str, Any]] = [
+        {
+            "type": "Patient",
+            "interaction": [{"code": "read"}],
+            "operation": [
+                {
+                    "name": "everything",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+                }
+            ],
+        }
+    ]
+    resources += [
+        {
+            "type": t,
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": search,
+        }
+        for t in SEARCHABLE
+    ]
+    statement = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": timezone.now().date().isoformat(),
+        "publisher": "isoguard",
+        "kind": "instance",
+        "software": {"name": "isoguard"},
+        "implementation": {
+            "description": "isoguard FHIR R4 endpoint",
+            "url": request.build_absolute_uri("./"),
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": "Session authentication (log in at /accounts/login/); token "
+                "authentication for systems is still to come.",
+                "resource": resources,
+                "interaction": [{"code": "transaction"}],
+            }
+        ],
+    }
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+    return fhir_response(CapabilityStatement.model_validate(statement).model_dump(mode="json"))
+
+
+@fhir_view(("GET",))
+def patient_read(request: HttpRequest, resource_id: str) -> HttpResponse:
+    patient = _patient(request, resource_id, "fhir_read")
+    return fhir_response(mapping.patient_resource(patient))
+
+
+@fhir_view(("GET",))
+def resource_read(request: HttpRequest, resource_type: str, resource_id: str) -> HttpResponse:
+    """Read one resource of a patient-compartment type, e.g. `MedicationRequest/rx-34`."""
+    if resource_type not in SEARCHABLE:
+        raise FhirError(404, f"Unknown resource type {resource_type!r}.")
+    patient_id = _owner(resource_type, resource_id)
+    _refuse_type(request, resource_type, patient_id, "fhir_read")
+    patient = _patient(request, str(patient_id), "fhir_read")
+    for resource in _resources(request.user, patient, resource_type):  # type: ignore[arg-type]
+        if resource["id"] == resource_id:
+            return fhir_response(resource)
+    raise Http404(f"No {resource_type}/{resource_id}.")
+
+
+def _owner(resource_type: str, resource_id: str) -> int:
+    """The patient id of one resource, or 404."""
+    match = re.fullmatch(r"([a-z-]+)-(\d{1,12})(?:-\d{1,4})?", resource_id)
+    if match is None or match.group(1) not in ID_PREFIXES[resource_type]:
+        raise Http404(f"No {resource_type}/{resource_id}.")
+    prefix, pk = match.group(1), int(match.group(2))
+    lookups = {
+        "rx": Prescription.objects.filter(pk=pk).values_list("course__patient_id", flat=True),
+        "dispense": Dispense.objects.filter(pk=pk).values_list(
+            "prescription__course__patient_id", flat=True
+        ),
+        "pregnancy-test": PregnancyTest.objects.filter(pk=pk).values_list("patient_id", flat=True),
+        "lab": LabResult.objects.filter(pk=pk).values_list("patient_id", flat=True),
+        "consent": Consent.objects.filter(pk=pk).values_list("course__patient_id", flat=True),
+        "mood": MoodAssessment.objects.filter(pk=pk).values_list("patient_id", flat=True),
+        "issue": ProgrammeDecision.objects.filter(pk=pk).values_list(
+            "course__patient_id", flat=True
+        ),
+    }
+    owner = lookups[prefix].first()
+    if owner is None:
+        raise Http404(f"No {resource_type}/{resource_id}.")
+    return owner
+
+
+@fhir_view(("GET",))
+def search(request: HttpRequest, resource_type: str) -> HttpResponse:
+    """`GET {type}?patient=patient-12`: a searchset Bundle of what the user may see."""
+    if resource_type not in SEARCHABLE:
+        raise FhirError(404, f"Search on {resource_type!r} is not supported.")
+    unknown = set(request.GET) - {"patient", "_format"}
+    if unknown:
+        raise FhirError(400, f"Unsupported search parameter {sorted(unknown)[0]!r}.")
+    raw = request.GET.get("patient") or request.GET.get("subject")
+    if not raw:
+        raise FhirError(400, "Search by patient: add ?patient=patient-<id>.", "patient")
+    patient_id = _pk(raw)
+    _refuse_type(request, resource_type, patient_id, "fhir_search")
+    patient = _patient(request, raw, "fhir_search")
+    resources = _resources(request.user, patient, resource_type)  # type: ignore[arg-type]
+    return fhir_response(mapping.bundle("searchset", resources, _base(request)))
+
+
+@fhir_view(("GET",))
+def everything(request: HttpRequest, resource_id: str) -> HttpResponse:
+    """`Patient/{id}/$everything`: the patient, their record, and the actors it refers to."""
+    patient = _patient(request, resource_id, "fhir_everything")
+    user: User = request.user  # type: ignore[assignment]
+    resources = [mapping.patient_resource(patient), *_actors(user, patient)]
+    for resource_type in SEARCHABLE:
+        resources += _resources(user, patient, resource_type)
+    return fhir_response(mapping.bundle("searchset", resources, _base(request)))
+
+
+@csrf_exempt  # checked below, so that a failure is an OperationOutcome too
+@fhir_view(("POST",))
+def transaction_endpoint(request: HttpRequest) -> HttpResponse:
+    """`POST /` with a transaction Bundle: import a patient (prescribers and clinic staff)."""
+    if CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {}):  # type: ignore[arg-type]
+        raise FhirError(403, "CSRF check failed: send the X-CSRFToken header with the session.")
+    user: User = request.user  # type: ignore[assignment]
+    require_role(user, IMPORT_ROLES, action="fhir_import", patient_id=None, request=request)
+    if user.organisation is None:
+        raise PermissionDenied("You belong to no clinic.")
+    try:
+        with transaction.atomic():
+            result = mapping.import_entries(request.body, user.organisation, user)
+            patient = result.patient
+            audit_record(
+                actor=user,
+                action="fhir_import",
+                obj=patient,
+                patient_id=patient.pk,
+                request=request,
+                detail={
+                    "pregnancy_tests": patient.pregnancy_tests.count(),
+                    "labs": patient.labs.count(),
+                },
+            )
+    except ValidationError as error:
+        where, messages = next(iter(error.message_dict.items()))
+        audit_record(
+            actor=user,
+            action="fhir_import",
+            object_type="fhir.bundle",
+            outcome=AuditEvent.Outcome.REFUSED,
+            reason=f"invalid: {where}: {' '.join(messages)}",
+            request=request,
+        )
+        return operation_outcome(400, f"{where}: {' '.join(messages)}", where)
+    return fhir_response(_transaction_response(result))
+
+
+def _transaction_response(result: mapping.Imported) -> dict[str, Any]:
+    """One response entry per request entry: created, or accepted and not imported (yet)."""
+    entries = []
+    for index, kind in enumerate(result.kinds):
+        location = result.locations.get(index)
+        if location:
+            entries.append({"response": {"status": "201 Created", "location": location}})
+            continue
+        issue = {
+            "severity": "warning",
+            "code": "not-supported",
+            "diagnostics": f"{kind} is not imported yet",
+        }
+        outcome = {"resourceType": "OperationOutcome", "issue": [issue]}
+        entries.append({"response": {"status": "200 OK", "outcome": outcome}})
+    return mapping.bundle_valid(
+        {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+    )
+
+
+def _base(request: HttpRequest) -> str:
+    """The server's base URL (…/fhir/R4/), for the Bundle entries' fullUrl."""
+    path = request.path
+    for marker in ("/Patient/", "/metadata"):
+        if marker in path:
+            return request.build_absolute_uri(path[: path.index(marker) + 1])
+    return request.build_absolute_uri(path.rsplit("/", 1)[0] + "/")
