@@ -44,5 +44,5 @@ def api_schema(session_cookie):
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_generated_request_makes_a_server_error(case, session_cookie):
     case.headers = {**(case.headers or {}), "Cookie": f"sessionid={session_cookie}"}
-    response = case.call_wsgi()
+    response = case.call()
     case.validate_response(response, checks=(schemathesis.checks.not_a_server_error,))
