@@ -36,7 +36,7 @@ from isoguard.core.vocabulary import CourseStatus, DoseTime, Role
 from isoguard.courses.convert import RECORD_PREFETCH, course_record
 from isoguard.courses.models import Course
 from isoguard.courses.mood_services import mood_due
-from isoguard.courses.worklist import AFTER_COURSE_DAYS
+from isoguard.courses.worklist import listed_courses
 from isoguard.patients.access import patient_for, require_role
 from isoguard.patients.models import Patient
 from isoguard.reminders.channels import Message, NoAddress, ReminderChannel, channels
@@ -183,11 +183,8 @@ def _day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 def due_reminders(now: dt.datetime) -> list[Reminder]:
     """Every reminder whose window contains `now`, quiet hours aside; one per occurrence."""
     today = timezone.localdate(now)
-    since = today - dt.timedelta(days=AFTER_COURSE_DAYS)
-    running = Q(status__in=(CourseStatus.SCREENING, CourseStatus.ENROLLED, CourseStatus.ACTIVE))
-    ended = Q(status__in=(CourseStatus.COMPLETED, CourseStatus.STOPPED), last_dose_on__gte=since)
     courses = (
-        Course.objects.filter(running | ended)
+        listed_courses(Patient.objects.all(), today)
         .select_related("patient__contact_preference")
         .prefetch_related(*RECORD_PREFETCH)
         .order_by("patient_id", "-number")
@@ -196,9 +193,15 @@ def due_reminders(now: dt.datetime) -> list[Reminder]:
     mood_checked: set[int] = set()
     for course in courses:
         try:
+            # The course's timeline, read once for its dose and step reminders.
+            timeline = (
+                obligations(course_record(course), timezone.localtime(now), pack=course.rule_pack)
+                if course.status != CourseStatus.SCREENING
+                else ()
+            )
             items = [
-                *_dose_reminders(course, now),
-                *_obligation_reminders(course, now),
+                *_dose_reminders(course, now, timeline),
+                *_obligation_reminders(course, now, timeline),
                 *_mood_reminder(course, now, mood_checked),
             ]
         except Exception:
@@ -210,22 +213,16 @@ def due_reminders(now: dt.datetime) -> list[Reminder]:
     return list(found.values())
 
 
-def stopped_by_a_positive_test(course: Course, now: dt.datetime) -> bool:
-    """A positive pregnancy test on record stops every dose (clinical.md 3.1)."""
-    return any(
-        ob.id == "positive_pregnancy_test"
-        for ob in obligations(course_record(course), timezone.localtime(now), pack=course.rule_pack)
-    )
-
-
-def _dose_reminders(course: Course, now: dt.datetime) -> Iterable[Reminder]:
+def _dose_reminders(
+    course: Course, now: dt.datetime, timeline: Iterable[Obligation]
+) -> Iterable[Reminder]:
     """Each dose from its time until DOSE_WINDOW after, while it is not ticked in the diary."""
     preference = preference_for(course.patient)
     if not preference.dose_reminders or course.status != CourseStatus.ACTIVE:
         return
     first, last = course.first_dose_on, course.last_dose_on
-    if first is None or stopped_by_a_positive_test(course, now):
-        return
+    if first is None or any(ob.id == "positive_pregnancy_test" for ob in timeline):
+        return  # a positive pregnancy test stops every dose (clinical.md 3.1)
     ticked = {(entry.day, entry.time) for entry in course.diary.all()}
     today = timezone.localdate(now)
     # Yesterday too: an evening dose at 23:00 is still in its window at 00:30.
@@ -241,7 +238,9 @@ def _dose_reminders(course: Course, now: dt.datetime) -> Iterable[Reminder]:
                 )  # fmt: skip
 
 
-def _obligation_reminders(course: Course, now: dt.datetime) -> Iterable[Reminder]:
+def _obligation_reminders(
+    course: Course, now: dt.datetime, timeline: Iterable[Obligation]
+) -> Iterable[Reminder]:
     """The patient's steps of the programme's timeline, on their day (and the day before)."""
     if course.status == CourseStatus.SCREENING:
         return
@@ -249,7 +248,6 @@ def _obligation_reminders(course: Course, now: dt.datetime) -> Iterable[Reminder
     start, end = _day_window(today)
     if not start <= now < end:
         return
-    local = timezone.localtime(now)
     last = course.last_dose_on
     ended_well = course.status == CourseStatus.COMPLETED
     if ended_well and last is not None and first_allowed_start(last) == today:
@@ -258,7 +256,7 @@ def _obligation_reminders(course: Course, now: dt.datetime) -> Iterable[Reminder
         message = Message(kind=ReminderKind.OBLIGATION, text=TODAY_TEXT, title=title, body=body)
         key = f"second_course:{today.isoformat()}"
         yield Reminder(course.patient, ReminderKind.OBLIGATION, key, start, end, message)
-    for ob in obligations(course_record(course), local, pack=course.rule_pack):
+    for ob in timeline:
         if ob.id not in PATIENT_OBLIGATIONS:
             continue
         key = f"obligation:{ob.id}:{ob.due.isoformat()}"
