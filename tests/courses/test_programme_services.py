@@ -166,3 +166,27 @@ def test_twenty_pharmacists_pressing_at_once_record_exactly_one_dispense():
         thread.join(timeout=60)
     assert sorted(outcomes) == ["recorded"] + ["refused"] * 19
     assert Dispense.objects.filter(prescription=rx).count() == 1
+
+
+def test_a_cancelled_prescription_is_never_authorised_or_filled(fatima_rx, client):
+    """The engine decides on the course's newest live prescription; a cancelled one, replaced
+    by a new one, must not borrow that decision."""
+    from isoguard.courses.models import Prescription
+
+    medication_guide_record(user=pharmacist(), prescription_id=fatima_rx.pk)
+    replacement = Prescription.objects.create(
+        course=fatima_rx.course, prescriber=fatima_rx.prescriber, pharmacy=fatima_rx.pharmacy,
+        written_on=fatima_rx.written_on, days_supply=30, refills=0, daily_dose_mg=60, quantity=60,
+    )  # fmt: skip
+    fatima_rx.cancelled_at = timezone.now()
+    fatima_rx.save()
+    with pytest.raises(ValidationError, match="cancelled"):
+        dispense_authorisation(user=pharmacist(), prescription_id=fatima_rx.pk)
+    with pytest.raises(ValidationError, match="cancelled"):
+        dispense_record(user=pharmacist(), prescription_id=fatima_rx.pk, quantity=60,
+                        days_supply=30)  # fmt: skip
+    assert not Dispense.objects.filter(prescription=fatima_rx).exists()
+    client.force_login(pharmacist())
+    page = client.get(f"/pharmacy/prescriptions/{fatima_rx.pk}/")
+    assert page.status_code == 200 and "cancelled" in page.content.decode()
+    assert replacement.pk != fatima_rx.pk

@@ -62,7 +62,7 @@ def decision_store(
     )  # fmt: skip
 
 
-def _pharmacy_prescription(
+def pharmacy_prescription(
     user: User, prescription_id: int, action: str, request: HttpRequest | None
 ) -> Prescription:
     """Return the prescription if `user` is a pharmacist of the pharmacy it was presented at."""
@@ -88,11 +88,22 @@ def _pharmacy_prescription(
     return rx
 
 
+def _refuse_if_cancelled(rx: Prescription) -> None:
+    """A cancelled prescription is never authorised or filled: the engine decides on the course's
+    newest live prescription, so the one being filled must be that prescription's own row."""
+    if rx.cancelled_at is not None:
+        raise ValidationError(
+            f"This prescription was cancelled on {timezone.localtime(rx.cancelled_at):%Y-%m-%d}: "
+            "ask the prescriber for the current one."
+        )
+
+
 def dispense_authorisation(
     *, user: User, prescription_id: int, request: HttpRequest | None = None
 ) -> ProgrammeDecision:
     """Ask the engine whether this prescription may be dispensed now; keep and audit the answer."""
-    rx = _pharmacy_prescription(user, prescription_id, "authorise_dispense", request)
+    rx = pharmacy_prescription(user, prescription_id, "authorise_dispense", request)
+    _refuse_if_cancelled(rx)
     now = timezone.now()
     decision = engine_decision(rx.course, Action.DISPENSE, now)
     stored = decision_store(decision, rx.course, rx, user, now)
@@ -112,7 +123,8 @@ def medication_guide_record(
     *, user: User, prescription_id: int, request: HttpRequest | None = None
 ) -> MedicationGuideAck:
     """Record that the patient received and acknowledged the Medication Guide for this fill."""
-    rx = _pharmacy_prescription(user, prescription_id, "record_medication_guide", request)
+    rx = pharmacy_prescription(user, prescription_id, "record_medication_guide", request)
+    _refuse_if_cancelled(rx)
     with transaction.atomic():
         ack, created = MedicationGuideAck.objects.get_or_create(
             prescription=rx, defaults={"acknowledged_on": timezone.localdate(),
@@ -145,7 +157,8 @@ def dispense_record(
     locked, the engine is asked again inside the transaction, and the one-to-one key refuses a
     second row even where the lock is not enough.
     """
-    rx = _pharmacy_prescription(user, prescription_id, "dispense", request)
+    rx = pharmacy_prescription(user, prescription_id, "dispense", request)
+    _refuse_if_cancelled(rx)
     if not 1 <= quantity <= rx.quantity:
         raise ValidationError(
             {"quantity": f"Between 1 and {rx.quantity} capsules (the prescription's quantity)."}
@@ -160,6 +173,7 @@ def dispense_record(
     try:
         with transaction.atomic():
             locked = Prescription.objects.select_for_update().get(pk=rx.pk)
+            _refuse_if_cancelled(locked)
             if Dispense.objects.filter(prescription=locked).exists():
                 raise ValidationError("This prescription has already been dispensed.")
             now = timezone.now()
@@ -207,7 +221,7 @@ def authorisation_reverse(
     decision = ProgrammeDecision.objects.select_related("prescription").get(pk=decision_id)
     if decision.prescription_id is None:
         raise ValidationError("Only a dispense authorisation can be reversed.")
-    _pharmacy_prescription(user, decision.prescription_id, "reverse_authorisation", request)
+    pharmacy_prescription(user, decision.prescription_id, "reverse_authorisation", request)
     if not decision.allowed or decision.reversed_at is not None:
         raise ValidationError("Only a standing authorisation can be reversed.")
     if Dispense.objects.filter(prescription_id=decision.prescription_id).exists():

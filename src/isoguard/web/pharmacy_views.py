@@ -63,10 +63,15 @@ def prescription_page(request: HttpRequest, prescription_id: int) -> HttpRespons
                     form.add_error(field if field in form.fields else None, errors)
             else:
                 messages.error(request, " ".join(error.messages))
-    decision = services.dispense_authorisation(
-        user=user, prescription_id=prescription_id, request=request
-    )
-    rx = decision.prescription
+    try:
+        decision = services.dispense_authorisation(
+            user=user, prescription_id=prescription_id, request=request
+        )
+        rx = decision.prescription
+    except ValidationError as error:  # a cancelled prescription: shown, never authorised
+        messages.error(request, " ".join(error.messages))
+        decision = None
+        rx = services.pharmacy_prescription(user, prescription_id, "view", request)
     assert rx is not None
     context: dict[str, Any] = {
         "rx": rx,
