@@ -586,3 +586,20 @@ def test_without_a_pack_the_edition_is_chosen_by_the_day_in_eastern_time():
     # 22:30 on 14 Nov in Los Angeles is already 15 Nov in New York: the 2026 edition.
     la = dt.datetime(2026, 11, 14, 22, 30, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
     assert evaluate(record, "prescribe", la).pack == "us-ipledge-2026"
+
+
+@pytest.mark.parametrize("pack", ["eu-ppp-2018", "uk-mhra-2026"])
+@pytest.mark.parametrize(
+    "method", [ContraceptionMethod.COMBINED_PILL, ContraceptionMethod.MALE_CONDOM]
+)
+def test_a_separate_abstinence_record_does_not_make_a_weak_method_enough(pack, method):
+    """In the EU and UK abstinence is no method: recorded beside a pill or a condom it must not
+    stand in for the highly effective method (or the second method) the rule asks for."""
+    record = eu_record(D(2026, 11, 9), D(2026, 11, 9))
+    events = tuple(e for e in record.events if not isinstance(e, model.Contraception))
+    both = (
+        model.Contraception((method,), D(2026, 10, 1)),
+        model.Contraception((ContraceptionMethod.ABSTINENCE,), D(2026, 10, 1)),
+    )
+    record = dataclasses.replace(record, events=(*both, *events), pack=pack)
+    assert "contraception.effective" in unmet(decide(record, "prescribe", D(2026, 11, 9), pack))

@@ -65,7 +65,8 @@ def evaluate(
         )  # fmt: skip
         if verdict.dispense_by is not None:
             dispense_by = min(dispense_by or verdict.dispense_by, verdict.dispense_by)
-    allowed = all(f.status == "met" for f in findings)
+    # No rule applying is a broken pack, never a licence: nothing is allowed without a finding.
+    allowed = bool(findings) and all(f.status == "met" for f in findings)
     if not allowed or action not in DISPENSE_BY_ACTIONS:
         dispense_by = None
     return model.Decision(action, allowed, loaded.id.value, dispense_by, tuple(findings))

@@ -206,10 +206,21 @@ class ContraceptionEffective(Rule):
         """This many methods of any kind together also suffice (0: never)."""
         not_counted: tuple[ContraceptionMethod, ...] = ()
         lead_months: int = 0
+        accept_abstinence: bool = False
+        """Abstinence meets this rule (US); elsewhere it is no method at all."""
 
     def methods_on(self, ctx: Context, day: dt.date) -> set[ContraceptionMethod]:
-        return {m for e in ctx.past(model.Contraception) if e.covers(day) for m in e.methods} - set(
-            self.params.not_counted
+        """The methods in use that day; abstinence never counts as one of them."""
+        ignored = {*self.params.not_counted, ContraceptionMethod.ABSTINENCE}
+        return {
+            m for e in ctx.past(model.Contraception) if e.covers(day) for m in e.methods
+        } - ignored
+
+    def abstinent_on(self, ctx: Context, day: dt.date) -> bool:
+        return any(
+            ContraceptionMethod.ABSTINENCE in e.methods
+            for e in ctx.past(model.Contraception)
+            if e.covers(day)
         )
 
     def enough(self, ctx: Context, day: dt.date) -> bool:
@@ -223,7 +234,7 @@ class ContraceptionEffective(Rule):
     def check(self, ctx: Context) -> Verdict:
         p = self.params
         methods = self.methods_on(ctx, ctx.today)
-        if ContraceptionMethod.ABSTINENCE in methods:
+        if p.accept_abstinence and self.abstinent_on(ctx, ctx.today):
             return met("Abstinence: judged by the contraception rule.")
         if self.enough(ctx, ctx.today):
             if ctx.is_pre_treatment(ctx.today) and p.lead_months:
