@@ -187,3 +187,32 @@ def test_a_mention_of_suicide_counts_even_in_a_question_or_beside_someone_else(t
 
 def test_someone_elses_suicidal_thoughts_are_not_the_patients():
     assert read("my brother is suicidal")[0] == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # A negation cue that opens a figure of speech denies nothing.
+        ("my lips are dry. I dont know why my chest hurts", "stop_and_call"),
+        ("my lips are dry. no clue why my throat is closing up", "emergency"),
+        ("my lips are dry. no joke i want to die", "emergency"),
+        ("nothing helps my dry lips, been 3 weeks", "tell_prescriber"),
+        # A bare pain after an unrelated finding in another sentence is its own symptom.
+        ("My lips are dry. I have severe pain in my side.", "call_today"),
+        # A worry that states the symptom as fact counts it.
+        ("my lips are dry. im worried that my eyes are yellow", "stop_and_call"),
+        # More ways of saying it; a mild symptom beside them must not hide them.
+        ("my lips are dry. I wish I was dead", "emergency"),
+        ("my lips are dry. life isnt worth living", "emergency"),
+        ("my skin is dry and no one would care if i killed myself", "emergency"),
+        ("my lips are dry. I dont want to be here anymore", "emergency"),
+        ("my lips are dry. I have no reason to live", "emergency"),
+    ],
+)
+def test_a_mild_finding_does_not_hide_an_urgent_one_beside_it(text, level):
+    assert read(text)[0] == level
+
+
+@pytest.mark.parametrize("text", ["no chest pain at all", "i dont have chest pain"])
+def test_a_plain_denial_still_denies(text):
+    assert read(text) == ("none", set())

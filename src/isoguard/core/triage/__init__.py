@@ -135,6 +135,12 @@ OTHER_SYMPTOM = re.compile(
     r"tooth ?ache|agony|throb\w*|lobster|flush\w*|goes (bright )?red|scratchy throat|"
     r"throat is scratchy|tired\w*)\b"
 )
+NOT_A_DENIAL = re.compile(
+    r"^\w+\s+(\w+\s+)?(know|idea|clue|sure|understand|helps?|works?|joke|joking|kidding|lie|"
+    r"lying)\b"
+)
+# A worry that states a fact: "I'm worried that my eyes are yellow".
+STATED = re.compile(r"\bmy (\w+ ){1,2}(is|are|was|were|has|have|keeps?)\b")
 # A negation inside the words that matched: "the skin isn't even dry".
 NEGATED_INSIDE = re.compile(r"\b(isnt|arent|wasnt|werent|not|no longer|never)\b(\s+\S+){0,2}\s*$")
 # Symptoms outside the rubric's lists that the sources say to act on at once (clinical.md 5.1
@@ -355,7 +361,9 @@ def _read_sentence(
     persists = PERSISTENT.search(sentence) and not _resolved(sentence)
     sentence_found = False
     for clause in clauses(sentence):
-        hypothetical = hypothetical_sentence or (not as_fact and HYPOTHETICAL.search(clause))
+        hypothetical = hypothetical_sentence or (
+            not as_fact and HYPOTHETICAL.search(clause) and not STATED.search(clause)
+        )
         about_someone_else = _someone_else(clause, parent_writing)
         hits = _clause_concepts(knowledge, clause, sentence)
         for concept_id, evidence in hits.items():
@@ -388,7 +396,11 @@ def _read_sentence(
             match = OTHER_SYMPTOM.search(rest)
             # A bare "hurts" after a clause that found a concept describes that concept
             # ("lower back is killing me, hurts to bend over").
-            if match and (sentence_found or found) and GENERIC_PAIN.fullmatch(match.group(0)):
+            earlier_pain = sentence_found or any(
+                PAIN_WORDS.search(f.evidence) or GENERIC_PAIN.search(f.evidence)
+                for f in found.values()
+            )
+            if match and earlier_pain and GENERIC_PAIN.fullmatch(match.group(0)):
                 match = None
             red_flag = RED_FLAG.search(rest)
             if red_flag and not _negated(rest, red_flag.start()):
@@ -480,8 +492,14 @@ def _negated(clause: str, start: int) -> bool:
     if before.rstrip().endswith(("cant", "can not", "cannot")):
         return False
     cue = NEGATION.search(before)
-    # "and" ends the cue's reach ("over nothing and punched a door"); "or" and "nor" do not.
-    return cue is not None and not re.search(r"\band\b", cue.group(0))
+    # "and" ends the cue's reach ("over nothing and punched a door"); "or" and "nor" do not. A
+    # cue that opens a figure of speech denies nothing ("I don't know why my chest hurts", "no
+    # joke, I want to die", "nothing helps my lips").
+    return (
+        cue is not None
+        and not re.search(r"\band\b", cue.group(0))
+        and not NOT_A_DENIAL.match(cue.group(0))
+    )
 
 
 def _keep(found: dict[str, ConceptFinding], finding: ConceptFinding, knowledge: Knowledge) -> None:
