@@ -76,3 +76,13 @@ def test_the_checklist_page_marks_the_answers(fatima, client):
     text = client.post(reverse("checklist", args=[course.pk]), data).content.decode()
     assert "Not all right yet" in text
     assert f"The answer is: {wrong.choices[wrong.answer]}" in text
+
+
+def test_a_refused_step_does_not_show_another_patients_checklist(world, client):
+    course = world.alice.courses.get()
+    client.force_login(world.bob_user)
+    url = f"/courses/{course.pk}/checklist/"
+    for data in ({"step": "medication_guide", "prescription": "999999"},
+                 {"step": "medication_guide", "prescription": "x"}, {}):  # fmt: skip
+        assert client.post(url, data).status_code == 403
+    assert client.get(url).status_code == 403

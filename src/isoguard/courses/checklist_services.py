@@ -100,10 +100,14 @@ def medication_guide_acknowledge(
     *, user: User, prescription_id: int, request: HttpRequest | None = None
 ) -> MedicationGuideAck:
     """The patient acknowledges the Medication Guide for this fill (once per prescription)."""
-    rx = Prescription.objects.select_related("course").get(pk=prescription_id)
+    rx = Prescription.objects.select_related("course").filter(pk=prescription_id).first()
+    if rx is None:
+        raise ValidationError({"prescription": "No such prescription."})
     patients_course(user, rx.course_id, "acknowledge_medication_guide", request)
     if hasattr(rx, "dispense"):
         raise ValidationError("This prescription was already dispensed.")
+    if rx.cancelled_at is not None:
+        raise ValidationError("This prescription was cancelled: there is nothing to acknowledge.")
     with transaction.atomic():
         ack, created = MedicationGuideAck.objects.get_or_create(
             prescription=rx,

@@ -19,6 +19,9 @@ def checklist_page(request: HttpRequest, course_id: int) -> HttpResponse:
     """This month's comprehension questions, the contraception check, and the Medication Guide."""
     user: User = request.user  # type: ignore[assignment]
     course = get_object_or_404(Course.objects.select_related("patient"), pk=course_id)
+    # Who may see this course is checked first, whatever the request: a refused step must not
+    # render another patient's checklist.
+    services.patients_course(user, course.pk, "view_checklist", request)
     result = None
     if request.method == "POST":
         step = request.POST.get("step")
@@ -31,7 +34,9 @@ def checklist_page(request: HttpRequest, course_id: int) -> HttpResponse:
                 return redirect("checklist", course_id=course.pk)
             if step == "medication_guide":
                 services.medication_guide_acknowledge(
-                    user=user, prescription_id=int(request.POST["prescription"]), request=request
+                    user=user,
+                    prescription_id=_int(request.POST.get("prescription")),
+                    request=request,
                 )
                 messages.success(request, "Medication Guide acknowledged for this fill.")
                 return redirect("checklist", course_id=course.pk)
@@ -45,8 +50,6 @@ def checklist_page(request: HttpRequest, course_id: int) -> HttpResponse:
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
-    else:
-        services.patients_course(user, course.pk, "view_checklist", request)
     questions = services.month_questions(course, timezone.localdate())
     waiting = course.prescriptions.filter(
         dispense__isnull=True, medication_guide_ack__isnull=True, cancelled_at__isnull=True
@@ -61,3 +64,10 @@ def checklist_page(request: HttpRequest, course_id: int) -> HttpResponse:
         "waiting": waiting,
     }
     return render(request, "isoguard/checklist.html", context)
+
+
+def _int(value: str | None) -> int:
+    """A posted id, or a ValidationError naming it."""
+    if value is None or not value.isascii() or not value.isdigit():
+        raise ValidationError({"prescription": f"expected a prescription id, got {value!r}"})
+    return int(value)
