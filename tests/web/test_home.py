@@ -137,3 +137,14 @@ def test_an_administrators_change_to_a_user_is_audited(world, client):
     assert response.status_code == 302, response.context["adminform"].form.errors
     event = AuditEvent.objects.get(action="update", object_id=str(world.staff.pk))
     assert event.actor == world.admin and event.object_type == "accounts.user"
+
+
+def test_a_cancelled_prescription_leaves_the_pharmacists_list_and_access(world, client):
+    from django.utils import timezone
+
+    from isoguard.courses.models import Prescription
+
+    Prescription.objects.filter(course__patient=world.alice).update(cancelled_at=timezone.now())
+    client.force_login(world.pharmacist)
+    assert "Alice" not in page_text(client.get(reverse("home")))
+    assert client.get(reverse("patient_detail", args=[world.alice.pk])).status_code == 403

@@ -7,6 +7,7 @@ import datetime
 from django.db.models import Prefetch, QuerySet
 
 from isoguard.courses.models import Course, Prescription
+from isoguard.patients.access import pharmacy_prescriptions
 from isoguard.patients.models import Patient
 
 
@@ -20,7 +21,7 @@ def patients_with_courses(patients: QuerySet[Patient]) -> QuerySet[Patient]:
 def prescriptions_presented_at(pharmacy_id: int) -> QuerySet[Prescription]:
     """Return the prescriptions presented at a pharmacy, newest first, with patient and dispense."""
     return (
-        Prescription.objects.filter(pharmacy_id=pharmacy_id)
+        pharmacy_prescriptions(pharmacy_id)
         .select_related("course__patient", "prescriber", "dispense")
         .order_by("-written_on", "-id")
     )

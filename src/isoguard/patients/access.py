@@ -10,7 +10,7 @@ Every view of a record, and every refusal, goes to the audit trail.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -23,6 +23,9 @@ from isoguard.audit.services import audit_record
 from isoguard.core.vocabulary import Role
 from isoguard.patients.models import Patient
 
+if TYPE_CHECKING:
+    from isoguard.courses.models import Prescription
+
 
 def patients_visible_to(user: User) -> QuerySet[Patient]:
     """Return the patients whose records `user` may see."""
@@ -33,12 +36,7 @@ def patients_visible_to(user: User) -> QuerySet[Patient]:
         case Role.PRESCRIBER | Role.CLINIC_STAFF if user.organisation_id is not None:
             return patients.filter(clinic_id=user.organisation_id)
         case Role.PHARMACIST if user.organisation_id is not None:
-            # A cancelled prescription gives no access, unless this pharmacy dispensed it.
-            ids = Patient.objects.filter(
-                Q(courses__prescriptions__cancelled_at__isnull=True)
-                | Q(courses__prescriptions__dispense__pharmacy_id=user.organisation_id),
-                courses__prescriptions__pharmacy_id=user.organisation_id,
-            ).values("pk")
+            ids = pharmacy_prescriptions(user.organisation_id).values("course__patient_id")
             return patients.filter(pk__in=ids)
         case Role.PATIENT:
             return patients.filter(user=user)
@@ -56,6 +54,17 @@ def patients_visible_to(user: User) -> QuerySet[Patient]:
             return patients.filter(pk__in=ids)
         case _:
             return patients.none()
+
+
+def pharmacy_prescriptions(pharmacy_id: int) -> QuerySet[Prescription]:
+    """The prescriptions a pharmacy may see: those presented there, a cancelled one only if this
+    pharmacy filled it. The one rule for the pharmacist's access, lists and FHIR reads."""
+    from isoguard.courses.models import Prescription
+
+    return Prescription.objects.filter(
+        Q(cancelled_at__isnull=True) | Q(dispense__pharmacy_id=pharmacy_id),
+        pharmacy_id=pharmacy_id,
+    )
 
 
 def eighteen_years_before(day: datetime.date) -> datetime.date:

@@ -16,7 +16,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
@@ -36,7 +35,7 @@ from isoguard.courses.models import (
     ProgrammeDecision,
 )
 from isoguard.interop.fhir import mapping
-from isoguard.patients.access import patient_for, require_role
+from isoguard.patients.access import patient_for, pharmacy_prescriptions, require_role
 from isoguard.patients.models import Patient
 
 FHIR_JSON = "application/fhir+json"
@@ -172,11 +171,7 @@ def _refuse_type(request: HttpRequest, resource_type: str, patient_id: int, acti
 def _prescriptions(user: User, patient: Patient) -> list[Prescription]:
     rxs = Prescription.objects.filter(course__patient=patient)
     if user.role == Role.PHARMACIST:
-        # Those presented at their pharmacy; a cancelled one only if this pharmacy filled it.
-        rxs = rxs.filter(
-            Q(cancelled_at__isnull=True) | Q(dispense__pharmacy_id=user.organisation_id),
-            pharmacy_id=user.organisation_id,
-        )
+        rxs = rxs.filter(pk__in=pharmacy_prescriptions(user.organisation_id).values("pk"))
     return list(
         rxs.select_related(
             "course__patient",
