@@ -503,3 +503,17 @@ def test_fhirclient_reads_and_searches_over_http(live_server, client):
     search = Observation.where({"patient": f"patient-{alice.pk}"})
     observations = list(search.perform_resources_iter(smart.server))
     assert len(observations) == 7
+
+
+def test_the_clinics_thresholds_apply_to_the_check_the_import_shares(settings):
+    """lab_services.checked_lab is what the page and the FHIR import both call."""
+    import datetime as dt
+
+    from isoguard.courses.lab_services import checked_lab
+
+    settings.ISOGUARD_LAB_THRESHOLDS = {
+        "triglycerides": [{"value": 400, "unit": "mg/dL", "level": "review",
+                           "action": "clinic: recheck", "source": "clinic protocol"}]
+    }  # fmt: skip
+    lab = checked_lab("triglycerides", "450", "mg/dL", dt.date(2026, 11, 1))
+    assert [f["action"] for f in lab.findings] == ["clinic: recheck"]

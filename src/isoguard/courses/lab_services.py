@@ -41,6 +41,20 @@ def lab_record(
     """
     require_role(user, CLINIC_ROLES, action="record_lab", patient_id=patient_id, request=request)
     patient = patient_for(user, patient_id, action="record_lab", request=request)
+    lab = checked_lab(test, value, unit, taken_on)
+    lab.patient, lab.recorded_by, lab.fasting = patient, user, fasting
+    lab.course = patient.courses.filter(status=CourseStatus.ACTIVE).first()
+    with transaction.atomic():
+        lab.save()
+        audit_record(actor=user, action="create", obj=lab, patient_id=patient.pk,
+                     request=request, detail={"findings": len(lab.findings)})  # fmt: skip
+    return lab
+
+
+def checked_lab(test: str, value: str | float | Decimal, unit: str, taken_on: dt.date) -> LabResult:
+    """An unsaved result, checked (test, value, unit, date) and with the clinic's thresholds it
+    crosses; the one way in for a result typed on the page or imported by FHIR. Raises
+    ValidationError naming the field: test, value, unit or taken_on."""
     labs = load_labs()
     try:
         lab_test = LabTest(test)
@@ -62,17 +76,12 @@ def lab_record(
         found = check_result(lab_test, float(amount), unit_name, thresholds=thresholds() or None)
     except LabInputError as error:
         raise ValidationError({error.field: error.message}) from None
-    with transaction.atomic():
-        lab = LabResult.objects.create(
-            patient=patient, course=patient.courses.filter(status=CourseStatus.ACTIVE).first(),
-            test=lab_test, loinc_code=info.loinc.code, value=amount.quantize(Decimal("0.01")),
-            unit=unit_name, taken_on=taken_on, fasting=fasting, recorded_by=user,
-            findings=[{"level": f.level.value, "action": f.action, "source": f.source,
-                       "threshold": f"{f.threshold.value:g} {f.threshold.unit}"} for f in found],
-        )  # fmt: skip
-        audit_record(actor=user, action="create", obj=lab, patient_id=patient.pk,
-                     request=request, detail={"findings": len(found)})  # fmt: skip
-    return lab
+    return LabResult(
+        test=lab_test, loinc_code=info.loinc.code, value=amount, unit=unit_name,
+        taken_on=taken_on,
+        findings=[{"level": f.level.value, "action": f.action, "source": f.source,
+                   "threshold": f"{f.threshold.value:g} {f.threshold.unit}"} for f in found],
+    )  # fmt: skip
 
 
 def lab_review(*, user: User, lab_id: int, request: HttpRequest | None = None) -> LabResult:

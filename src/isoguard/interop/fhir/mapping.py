@@ -15,7 +15,6 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -37,9 +36,9 @@ from isoguard.accounts.models import Organisation, User
 from isoguard.core.dosing_capsules import split_daily_total
 from isoguard.core.knowledge.codes import load_codes
 from isoguard.core.knowledge.products import load_catalogue
-from isoguard.core.labs import LabInputError, check_result, load_labs
 from isoguard.core.mood import load_mood
 from isoguard.core.vocabulary import LabTest, PregnancyTestSetting
+from isoguard.courses.lab_services import checked_lab
 from isoguard.courses.models import (
     Consent,
     Dispense,
@@ -607,38 +606,20 @@ def _lab_row(resource: Any, where: str, patient: Patient, user: User, test: LabT
     quantity = resource.valueQuantity
     if quantity is None or quantity.value is None:
         raise _invalid(f"{where}.valueQuantity", "a value with its unit is required")
-    value = Decimal(str(quantity.value))
-    if not value.is_finite() or value <= 0 or value >= Decimal("1000000"):
-        raise _invalid(f"{where}.valueQuantity.value", "expected a positive number")
-    value = value.quantize(Decimal("0.01"))
     spelled = quantity.unit or {v: k for k, v in UCUM_CODES.items()}.get(quantity.code or "", "")
-    info = load_labs().test(test)
+    taken_on = _day(resource.effectiveDateTime, f"{where}.effectiveDateTime")
+    paths = {"value": "valueQuantity.value", "unit": "valueQuantity.unit",
+             "taken_on": "effectiveDateTime", "test": "code"}  # fmt: skip
     try:
-        unit = info.unit(spelled).name
-        found = check_result(test, float(value), unit)
-    except LabInputError as error:
-        raise _invalid(f"{where}.valueQuantity.unit", error.message) from None
-    return LabResult(
-        patient=patient,
-        test=test,
-        loinc_code=info.loinc.code,
-        value=value,
-        unit=unit,
-        taken_on=_day(resource.effectiveDateTime, f"{where}.effectiveDateTime"),
-        fasting=True
-        if any((n.text or "").strip() == "fasting" for n in resource.note or [])
-        else None,
-        recorded_by=user,
-        findings=[
-            {
-                "level": f.level.value,
-                "action": f.action,
-                "source": f.source,
-                "threshold": f"{f.threshold.value:g} {f.threshold.unit}",
-            }
-            for f in found
-        ],
+        lab = checked_lab(test, quantity.value, spelled, taken_on)
+    except ValidationError as error:  # the same checks and thresholds as a result typed in
+        field, messages = next(iter(error.message_dict.items()))
+        raise _invalid(f"{where}.{paths.get(field, field)}", messages[0]) from None
+    lab.patient, lab.recorded_by = patient, user
+    lab.fasting = (
+        True if any((n.text or "").strip() == "fasting" for n in resource.note or []) else None
     )
+    return lab
 
 
 @dataclass(frozen=True)
