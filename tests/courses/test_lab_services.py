@@ -133,3 +133,16 @@ def test_the_clinic_records_a_lab_on_the_patient_page_and_sees_the_trend(world, 
     client.force_login(world.alice_user)
     assert client.post(url, {"test": "alt", "value": "20", "unit": "U/L",
                              "taken_on": TODAY().isoformat()}).status_code == 403  # fmt: skip
+
+
+def test_an_enrolled_course_is_due_its_baseline_labs_and_mood_screen(world):
+    from isoguard.courses.mood_services import mood_check_due
+
+    course = world.alice.courses.get()
+    course.status, course.first_dose_on = "enrolled", None
+    course.save()
+    assert {d.test.value for d in lab_services.course_labs_due(course, TODAY())} == {
+        "alt",
+        "triglycerides",
+    }
+    assert mood_check_due(world.alice, TODAY()).due

@@ -17,7 +17,7 @@ from isoguard.audit.services import audit_record
 from isoguard.core.labs import LabDue, LabInputError, check_result, labs_due, load_labs
 from isoguard.core.vocabulary import CourseStatus, LabTest, Role
 from isoguard.courses.convert import course_record
-from isoguard.courses.models import Course, LabResult
+from isoguard.courses.models import OPEN_STATUSES, Course, LabResult
 from isoguard.patients.access import patient_for, require_role
 
 CLINIC_ROLES = (Role.PRESCRIBER, Role.CLINIC_STAFF)
@@ -122,7 +122,7 @@ def peak_dose_from(course: Course) -> dt.date | None:
 
 def course_labs_due(course: Course, today: dt.date) -> tuple[LabDue, ...]:
     """The lab tests the course needs now under the clinic's schedule for its pack."""
-    if course.status not in (CourseStatus.SCREENING, CourseStatus.ACTIVE):
+    if course.status not in OPEN_STATUSES:
         return ()
     return labs_due(
         course_record(course), today, schedule=schedule_for(course),

@@ -23,7 +23,7 @@ from isoguard.core.mood import MoodInputError, MoodScore, Tool, load_mood, score
 from isoguard.core.triage import load_triage
 from isoguard.core.vocabulary import CourseStatus, MoodTool
 from isoguard.courses import report_services
-from isoguard.courses.models import MoodAssessment, SymptomReport
+from isoguard.courses.models import OPEN_STATUSES, MoodAssessment, SymptomReport
 from isoguard.patients.access import patient_for, require_role
 from isoguard.patients.models import Patient
 
@@ -50,9 +50,7 @@ class Due:
 
 def mood_check_due(patient: Patient, today: dt.date) -> Due:
     """Whether a screen is due: before starting, then every ISOGUARD_MOOD_CHECK_DAYS days."""
-    in_course = patient.courses.filter(
-        status__in=(CourseStatus.SCREENING, CourseStatus.ACTIVE)
-    ).exists()
+    in_course = patient.courses.filter(status__in=OPEN_STATUSES).exists()
     latest = patient.mood_assessments.order_by("-assessed_on", "-pk").first()
     return mood_due(in_course, latest.assessed_on if latest else None, today)
 

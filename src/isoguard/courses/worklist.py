@@ -22,6 +22,7 @@ from isoguard.core.vocabulary import CourseStatus
 from isoguard.courses import lab_services, report_services
 from isoguard.courses.convert import RECORD_PREFETCH, course_record
 from isoguard.courses.models import (
+    OPEN_STATUSES,
     Course,
     DoseDiaryEntry,
     LabResult,
@@ -127,7 +128,7 @@ def _reports(user: User) -> Iterable[WorkItem]:
         )  # fmt: skip
 
 
-RUNNING = (CourseStatus.SCREENING, CourseStatus.ENROLLED, CourseStatus.ACTIVE)
+RUNNING = tuple(OPEN_STATUSES)
 ENDED = (CourseStatus.COMPLETED, CourseStatus.STOPPED)
 
 

@@ -17,6 +17,7 @@ from isoguard.core.triage import load_checklist
 from isoguard.core.vocabulary import CourseStatus, Role
 from isoguard.courses import mood_services, report_services
 from isoguard.courses import selectors as course_selectors
+from isoguard.courses.models import OPEN_STATUSES
 from isoguard.courses.worklist import pharmacy_worklist
 from isoguard.patients import services as patient_services
 from isoguard.patients.access import patient_for, patients_visible_to
@@ -140,7 +141,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     if user.role in patient_services.CLINIC_ROLES:
         context["helplines"] = report_services.country_of(patient)
         context["country_choices"] = COUNTRY_CHOICES
-        running = patient.courses.filter(status__in=("screening", "active")).first()
+        running = patient.courses.filter(status__in=OPEN_STATUSES).first()
         context.update(labs_context(patient, running, timezone.localdate()))
     if user.role in mood_services.SCREEN_ROLES:
         context["mood_assessments"] = list(patient.mood_assessments.order_by("-assessed_on")[:10])
