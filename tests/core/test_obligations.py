@@ -96,3 +96,18 @@ def test_after_the_last_dose_the_test_one_month_later_and_the_end_of_contracepti
 def test_the_eu_final_test_defaults_to_the_later_five_weeks():
     rec = record(last_dose=D(2027, 2, 8), jurisdiction=Jurisdiction.EU)
     assert due(rec, D(2027, 2, 9), "eu-ppp-2018")["post_course_test"][1] == D(2027, 3, 15)
+
+
+def test_the_timeline_counts_a_clinics_setting_as_the_decisions_do():
+    rec = record(
+        model.Dispense(D(2026, 10, 16), 30),
+        model.Prescription(D(2026, 11, 13), 30),
+        can_become_pregnant=False,
+    )
+    at_noon = dt.datetime.combine(D(2026, 11, 14), NOON)
+    by_default = {o.id: o.due for o in obligations(rec, at_noon, pack="us-ipledge-2026")}
+    assert by_default["fill_window_closes"] == D(2026, 12, 12)  # 30 days from the visit
+    shorter = obligations(
+        rec, at_noon, pack="us-ipledge-2026", settings={"visit_window": {"days": 14}}
+    )
+    assert {o.id: o.due for o in shorter}["fill_window_closes"] == D(2026, 11, 26)

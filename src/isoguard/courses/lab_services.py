@@ -15,6 +15,7 @@ from django.utils import timezone
 from isoguard.accounts.models import User
 from isoguard.audit.services import audit_record
 from isoguard.core.labs import LabDue, LabInputError, check_result, labs_due, load_labs
+from isoguard.core.model import CourseRecord
 from isoguard.core.vocabulary import CourseStatus, LabTest, Role
 from isoguard.courses.convert import course_record
 from isoguard.courses.models import OPEN_STATUSES, Course, LabResult
@@ -120,12 +121,14 @@ def peak_dose_from(course: Course) -> dt.date | None:
     return next(p.effective_from for p in plans if p.daily_mg == peak)
 
 
-def course_labs_due(course: Course, today: dt.date) -> tuple[LabDue, ...]:
+def course_labs_due(
+    course: Course, today: dt.date, *, record: CourseRecord | None = None
+) -> tuple[LabDue, ...]:
     """The lab tests the course needs now under the clinic's schedule for its pack."""
     if course.status not in OPEN_STATUSES:
         return ()
     return labs_due(
-        course_record(course), today, schedule=schedule_for(course),
+        record or course_record(course), today, schedule=schedule_for(course),
         peak_started=peak_dose_from(course),
     )  # fmt: skip
 

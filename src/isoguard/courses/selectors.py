@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
+from isoguard.core import model
+from isoguard.core.programs.obligations import Obligation, obligations
+from isoguard.core.vocabulary import CourseStatus
+from isoguard.courses.convert import course_record
 from isoguard.courses.models import Course, Prescription
 from isoguard.patients.access import pharmacy_prescriptions
 from isoguard.patients.models import Patient
@@ -48,13 +54,21 @@ def patient_record(patient: Patient, *, today: datetime.date) -> dict[str, objec
     }
 
 
-def course_timeline(course: Course) -> tuple[object, ...]:
-    """Return what is outstanding on the course now: who does what, by when (soonest first)."""
-    from django.utils import timezone
+def course_timeline(
+    course: Course,
+    *,
+    record: model.CourseRecord | None = None,
+    as_of: datetime.datetime | None = None,
+) -> tuple[Obligation, ...]:
+    """What is outstanding on the course: who does what, by when (soonest first).
 
-    from isoguard.core.programs.obligations import obligations
-    from isoguard.courses.convert import course_record
-
-    if course.status in ("screening",):
+    The one way the app reads the programme's timeline: with the clinic's pack settings (as the
+    decisions apply them), in the clinic's time zone, nothing while the course is in screening.
+    Pass `record` when the caller has built it already.
+    """
+    if course.status == CourseStatus.SCREENING:
         return ()
-    return obligations(course_record(course), timezone.localtime(), pack=course.rule_pack)
+    return obligations(
+        record or course_record(course), timezone.localtime(as_of), pack=course.rule_pack,
+        settings=settings.ISOGUARD_PACK_SETTINGS.get(course.rule_pack, {}),
+    )  # fmt: skip

@@ -16,7 +16,6 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from isoguard.accounts.models import User
-from isoguard.core.programs.obligations import obligations
 from isoguard.core.triage import load_triage
 from isoguard.core.vocabulary import CourseStatus
 from isoguard.courses import lab_services, report_services
@@ -31,6 +30,7 @@ from isoguard.courses.models import (
     SymptomReport,
 )
 from isoguard.courses.mood_services import mood_due
+from isoguard.courses.selectors import course_timeline
 from isoguard.patients.access import patients_visible_to
 from isoguard.patients.models import Patient
 
@@ -161,23 +161,23 @@ def _courses(patients: QuerySet[Patient], today: dt.date) -> Iterable[WorkItem]:
     yield from _lab_findings(list(flagged))
     for course in rows:
         patient = course.patient
-        for due_lab in lab_services.course_labs_due(course, today):
+        record = course_record(course)  # built once, read by the labs and the timeline
+        for due_lab in lab_services.course_labs_due(course, today, record=record):
             name = due_lab.test.value.replace("_", " ")
             yield WorkItem(
                 patient, "lab", "clinic", f"Lab test due: {name} ({due_lab.check.value}). "
                 f"{due_lab.reason}", due_lab.due, _by_date(due_lab.due, today), course=course,
                 source=due_lab.source,
             )  # fmt: skip
-        if course.status != CourseStatus.SCREENING:
-            for ob in obligations(course_record(course), now, pack=course.rule_pack):
-                urgency = (
-                    "report_emergency" if ob.id == "positive_pregnancy_test"
-                    else _by_date(ob.due, today)
-                )  # fmt: skip
-                yield WorkItem(
-                    patient, "programme", ob.who, ob.what, ob.due, urgency,
-                    course=course, source=ob.source,
-                )  # fmt: skip
+        for ob in course_timeline(course, record=record, as_of=now):
+            urgency = (
+                "report_emergency" if ob.id == "positive_pregnancy_test"
+                else _by_date(ob.due, today)
+            )  # fmt: skip
+            yield WorkItem(
+                patient, "programme", ob.who, ob.what, ob.due, urgency,
+                course=course, source=ob.source,
+            )  # fmt: skip
         if course.status in RUNNING:
             last_on = max((m.assessed_on for m in patient.mood_assessments.all()), default=None)
             due = mood_due(True, last_on, today)
@@ -247,11 +247,7 @@ def pharmacy_worklist(pharmacy_id: int, today: dt.date) -> list[PharmacyItem]:
     for rx in rows:
         course = rx.course
         deadline = next(
-            (
-                ob.due
-                for ob in obligations(course_record(course), now, pack=course.rule_pack)
-                if ob.id == "fill_window_closes"
-            ),
+            (ob.due for ob in course_timeline(course, as_of=now) if ob.id == "fill_window_closes"),
             None,
         )
         newest = rx.standing[0] if rx.standing else None

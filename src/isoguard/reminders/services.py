@@ -31,11 +31,12 @@ from isoguard.accounts.models import User
 from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
 from isoguard.core.dosing import first_allowed_start
-from isoguard.core.programs.obligations import Obligation, obligations
+from isoguard.core.programs.obligations import Obligation
 from isoguard.core.vocabulary import CourseStatus, DoseTime, Role
-from isoguard.courses.convert import RECORD_PREFETCH, course_record
+from isoguard.courses.convert import RECORD_PREFETCH
 from isoguard.courses.models import Course
 from isoguard.courses.mood_services import mood_due
+from isoguard.courses.selectors import course_timeline
 from isoguard.courses.worklist import listed_courses
 from isoguard.patients.access import patient_for, require_role
 from isoguard.patients.models import Patient
@@ -194,11 +195,7 @@ def due_reminders(now: dt.datetime) -> list[Reminder]:
     for course in courses:
         try:
             # The course's timeline, read once for its dose and step reminders.
-            timeline = (
-                obligations(course_record(course), timezone.localtime(now), pack=course.rule_pack)
-                if course.status != CourseStatus.SCREENING
-                else ()
-            )
+            timeline = course_timeline(course, as_of=now)
             items = [
                 *_dose_reminders(course, now, timeline),
                 *_obligation_reminders(course, now, timeline),

@@ -18,12 +18,12 @@ from django.views.decorators.http import require_POST
 
 from isoguard.accounts.models import User
 from isoguard.core.dosing import DosingError
-from isoguard.core.programs.obligations import obligations
 from isoguard.core.vocabulary import DoseTime, Role
 from isoguard.courses.convert import course_record
 from isoguard.courses.dosing_selectors import course_progress, dose_plan_in_force
 from isoguard.courses.dosing_services import diary_record, dose_plan_set
 from isoguard.courses.models import Course, DosePlan
+from isoguard.courses.selectors import course_timeline
 from isoguard.patients.access import patient_for
 from isoguard.reminders.services import preference_for
 from isoguard.web.calendar import DatedStep, course_calendar
@@ -213,8 +213,8 @@ def course_calendar_file(request: HttpRequest, course_id: int) -> HttpResponse:
         )
     )
     for item in (
-        *obligations(record, timezone.localtime(), pack=course.rule_pack),
-        *obligations(ended, day_after, pack=course.rule_pack),
+        *course_timeline(course, record=record),
+        *course_timeline(course, record=ended, as_of=day_after),
     ):
         if item.who == "patient":
             steps.append(DatedStep(item.due, item.what, f"Source: {item.source}"))

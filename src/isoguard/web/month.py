@@ -6,12 +6,10 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.utils import timezone
-
-from isoguard.core.programs.obligations import obligations
 from isoguard.core.vocabulary import DoseTime
 from isoguard.courses.convert import course_record
 from isoguard.courses.models import Course
+from isoguard.courses.selectors import course_timeline
 
 
 @dataclass
@@ -36,7 +34,7 @@ def month_grid(course: Course, today: dt.date) -> list[list[Day]]:
     days = {d: Day(d, d.month == today.month, d == today) for week in weeks for d in week}
     diary = {(e.day, e.time): e.taken for e in course.diary.filter(day__gte=weeks[0][0])}
     record = course_record(course)
-    marks = obligations(record, timezone.localtime(), pack=course.rule_pack)
+    marks = course_timeline(course, record=record)
     started = course.first_dose_on
     ended = course.last_dose_on
     if any(ob.id == "positive_pregnancy_test" for ob in marks):

@@ -8,11 +8,12 @@ month later and the end of the contraception period.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from isoguard.core import model
 from isoguard.core.programs.context import Context, add_months
-from isoguard.core.programs.packs import Pack, PackRule, load_pack
+from isoguard.core.programs.packs import Pack, PackRule, load_pack, pack_with_settings
 from isoguard.core.vocabulary import Action, FindingStatus, PregnancyTestResult, RulePack
 
 D = dt.timedelta
@@ -31,10 +32,17 @@ class Obligation:
 
 
 def obligations(
-    record: model.CourseRecord, as_of: dt.datetime, *, pack: RulePack | str
+    record: model.CourseRecord,
+    as_of: dt.datetime,
+    *,
+    pack: RulePack | str,
+    settings: Mapping[str, Mapping[str, object]] | None = None,
 ) -> tuple[Obligation, ...]:
-    """Return what is outstanding on `as_of`, soonest first."""
-    loaded = load_pack(pack)
+    """Return what is outstanding on `as_of`, soonest first.
+
+    `settings` are the clinic's changes to the pack's unconfirmed rules, as `evaluate` takes
+    them: the timeline must count the same windows as the decisions."""
+    loaded = pack_with_settings(load_pack(pack), settings or {})
     header = loaded.header
     ctx = Context(record, Action.DISPENSE, as_of, header.time_zone)
     today = ctx.today
