@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
 from isoguard.core import model
 from isoguard.core.programs import decision_to_dict, evaluate
-from isoguard.core.vocabulary import Action, Role
+from isoguard.core.vocabulary import Action, Role, RulePack
 from isoguard.courses.convert import course_record
 from isoguard.courses.models import (
     Course,
@@ -27,24 +28,25 @@ from isoguard.courses.models import (
 from isoguard.patients.access import patient_for
 
 
+def pack_starts() -> dict[str, dt.date]:
+    """The start dates of editions the clinic has set, by pack (packs.toml names the setting)."""
+    start = settings.ISOGUARD_US_IPLEDGE_2026_START
+    return {RulePack.US_IPLEDGE_2026.value: start} if start is not None else {}
+
+
 def engine_decision(
     course: Course, action: Action, as_of: dt.datetime, extra: tuple[model.Event, ...] = ()
 ) -> model.Decision:
     """Return the engine's decision on the course as recorded, plus `extra` events."""
     record = course_record(course)
     if extra:
-        record = model.CourseRecord(
-            record.jurisdiction, record.patient, record.course, (*record.events, *extra),
-            record.pack, record.weights, record.diary,
-        )  # fmt: skip
-    starts = {}
-    if settings.ISOGUARD_US_IPLEDGE_2026_START is not None:
-        starts["us-ipledge-2026"] = settings.ISOGUARD_US_IPLEDGE_2026_START
+        record = dataclasses.replace(record, events=(*record.events, *extra))
     # A pack that counts days in "local" time counts them in the clinic's zone, not UTC's: a
     # prescription that expired at midnight in Berlin is expired at 00:30 there.
     return evaluate(
         record, action, timezone.localtime(as_of), pack=course.rule_pack,
-        settings=settings.ISOGUARD_PACK_SETTINGS.get(course.rule_pack, {}), pack_starts=starts,
+        settings=settings.ISOGUARD_PACK_SETTINGS.get(course.rule_pack, {}),
+        pack_starts=pack_starts(),
     )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from isoguard.core.screening import Outcome, screen
 from isoguard.core.screening_input import screening_input_from_dict
 from isoguard.core.vocabulary import CourseStatus, Jurisdiction, Role, RulePack
 from isoguard.courses.models import Course
+from isoguard.courses.programme_services import pack_starts
 from isoguard.patients.access import patient_for, require_role
 from isoguard.patients.models import Allergy, CurrentMedicine, Patient
 from isoguard.screenings.models import Screening
@@ -110,10 +111,7 @@ def _remember_new_allergies_and_medicines(
 
 
 def rule_pack_for(jurisdiction: str, on: dt.date) -> RulePack:
-    starts = {}
-    if settings.ISOGUARD_US_IPLEDGE_2026_START is not None:
-        starts[RulePack.US_IPLEDGE_2026.value] = settings.ISOGUARD_US_IPLEDGE_2026_START
-    return pack_in_force(Jurisdiction(jurisdiction), on, starts=starts)
+    return pack_in_force(Jurisdiction(jurisdiction), on, starts=pack_starts())
 
 
 def course_start_from_screening(

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from isoguard.accounts.models import User
-from isoguard.core.dosing import DosingError
+from isoguard.core.dosing import DosingError, default_mg_per_kg_day
 from isoguard.core.vocabulary import DoseTime, Role
 from isoguard.courses.convert import course_record
 from isoguard.courses.dosing_selectors import course_progress, dose_plan_in_force
@@ -98,7 +98,7 @@ def dose_plan_page(request: HttpRequest, course_id: int) -> HttpResponse:
                 return redirect("dose_plan", course_id=course.pk)
     else:
         form = DosePlanForm(initial={
-            "mg_per_kg_day": "1.0" if course.product != "absorica-ld" else "0.8",
+            "mg_per_kg_day": str(default_mg_per_kg_day(course.product)),
             "target_mg_per_kg": course.target_mg_per_kg,
             "weight_kg": weight.weight_kg if weight else None,
             "effective_from": today,
