@@ -603,3 +603,15 @@ def test_a_separate_abstinence_record_does_not_make_a_weak_method_enough(pack, m
     )
     record = dataclasses.replace(record, events=(*both, *events), pack=pack)
     assert "contraception.effective" in unmet(decide(record, "prescribe", D(2026, 11, 9), pack))
+
+
+def test_a_first_dose_long_after_the_fill_needs_a_new_test():
+    """The window's test was used by the first fill: the first dose may follow from that fill's
+    supply, not months later on the old test."""
+    record = us_record(
+        *monthly_fill(D(2026, 10, 8)), model.Dispense(D(2026, 10, 8), 30), first_dose=None
+    )  # filled 8 Oct, 30 days
+    in_supply = decide(record, "start_course", D(2026, 10, 20), "us-ipledge-2026")
+    assert "pregnancy_test.window" not in unmet(in_supply)
+    late = decide(record, "start_course", D(2027, 3, 1), "us-ipledge-2026")
+    assert "pregnancy_test.window" in unmet(late)

@@ -304,7 +304,13 @@ class PregnancyTestWindow(Rule):
         latest = ctx.tests[-1]
         last_day = latest.specimen_date + D(days=p.window_days - 1)
         used = [d for d in ctx.dispenses if latest.specimen_date <= d.date <= last_day]
-        started_on_a_fill = ctx.action == Action.START_COURSE and used
+        # The first dose may follow the fill that used the window, but only from that fill's
+        # own supply: months later, a new test comes first.
+        started_on_a_fill = (
+            ctx.action == Action.START_COURSE
+            and bool(used)
+            and ctx.today <= used[0].date + D(days=used[0].days_supply - 1)
+        )
         if ctx.today > last_day and not started_on_a_fill:
             return unmet(
                 f"The window of the {_day(latest.specimen_date)} test closed on {_day(last_day)} "
