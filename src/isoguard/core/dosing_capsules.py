@@ -30,10 +30,6 @@ class Split:
     morning: tuple[int, ...]
     evening: tuple[int, ...]
 
-    @property
-    def total_mg(self) -> int:
-        return sum(self.morning) + sum(self.evening)
-
 
 def nearest_achievable_total(
     exact_mg: Fraction, ceiling_mg: Fraction, strengths: Sequence[int]

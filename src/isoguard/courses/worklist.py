@@ -67,10 +67,6 @@ class WorkItem:
     lab: LabResult | None = None
     source: str = ""
 
-    @property
-    def overdue(self) -> bool:
-        return self.due is not None and self.due < timezone.localdate()
-
 
 def clinic_worklist(
     user: User,

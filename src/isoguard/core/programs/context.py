@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -31,7 +31,6 @@ class Context:
     as_of: dt.datetime
     time_zone: str
     """The pack's time zone for counting days; "local" keeps the offset `as_of` carries."""
-    settings: dict[str, object] = field(default_factory=dict)
 
     @cached_property
     def today(self) -> dt.date:

@@ -52,6 +52,7 @@ def obligations(
         status = FindingStatus.OVERDUE if due < today else FindingStatus.DUE
         items.append(Obligation(id_, who, what, due, status, source))
 
+    # A positive test counts unless the patient is assessed as unable to become pregnant.
     positive = ctx.blocking_positive if ctx.can_become_pregnant is not False else None
     if positive is not None:
         # Nothing else is due: no test, visit or fill. The clinic acts on the test (clinical.md

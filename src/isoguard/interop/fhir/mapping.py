@@ -71,18 +71,6 @@ RESULT_CODES = {"positive": ("10828004", "Positive"), "negative": ("260385009", 
 # The UCUM code of each unit spelling labs.toml accepts.
 UCUM_CODES = {"mg/dL": "mg/dL", "mmol/L": "mmol/L", "U/L": "U/L", "IU/L": "[IU]/L"}
 
-RESOURCE_TYPES = (
-    "Patient",
-    "Organization",
-    "Practitioner",
-    "MedicationRequest",
-    "MedicationDispense",
-    "Observation",
-    "Consent",
-    "QuestionnaireResponse",
-    "DetectedIssue",
-)
-
 
 def _valid(model: type[Resource], data: dict[str, Any]) -> dict[str, Any]:
     """Validate `data` as `model` and return it as FHIR JSON (a dict, no empty elements)."""
