@@ -20,7 +20,7 @@ from isoguard.accounts.models import User
 from isoguard.core.dosing import DosingError, default_mg_per_kg_day
 from isoguard.core.vocabulary import DoseTime, Role
 from isoguard.courses.convert import course_record
-from isoguard.courses.dosing_selectors import course_progress, dose_plan_in_force
+from isoguard.courses.dosing_selectors import course_progress, dose_plan_in_force, plans_by_day
 from isoguard.courses.dosing_services import diary_record, dose_plan_set
 from isoguard.courses.models import Course, DosePlan
 from isoguard.courses.selectors import course_timeline
@@ -129,12 +129,13 @@ def diary_context(course: Course, patient: object, user: User) -> dict[str, Any]
         for e in course.diary.filter(day__gte=today - dt.timedelta(days=DIARY_DAYS - 1))
     }
     first = course.first_dose_on
+    plan_on = plans_by_day(course)
     days = [
         {
             "day": day,
             "slots": [
                 {"time": time.value, "entry": entries.get((day, time.value)),
-                 "mg": plan.dose_mg(time) if (plan := dose_plan_in_force(course, day)) else None}
+                 "mg": plan.dose_mg(time) if (plan := plan_on(day)) else None}
                 for time in DoseTime
             ],
         }
