@@ -152,3 +152,15 @@ def test_the_calendar_uses_the_dose_times_the_patient_chose(world, client):
     client.force_login(world.alice_user)
     body = client.get(f"/courses/{course.pk}/calendar.ics").content.decode()
     assert "T071500" in body and "T213000" in body
+
+
+def test_a_refused_diary_or_programme_page_is_audited_and_records_no_allowed_view(world, client):
+    from isoguard.audit.models import AuditEvent
+
+    course = world.alice.courses.get()
+    client.force_login(world.pharmacist)  # sees Alice through her prescription, not her diary
+    for url in (f"/courses/{course.pk}/diary/", f"/courses/{course.pk}/programme/"):
+        assert client.get(url).status_code == 403
+    events = AuditEvent.objects.filter(actor=world.pharmacist)
+    assert events.filter(outcome="refused").count() == 2
+    assert not events.filter(outcome="allowed").exists()

@@ -25,7 +25,7 @@ from isoguard.core.screening_input import ScreeningInputError
 from isoguard.core.vocabulary import Role
 from isoguard.courses import report_services
 from isoguard.courses.models import SymptomReport
-from isoguard.patients.access import patient_for, patients_visible_to
+from isoguard.patients.access import patient_for, patients_visible_to, require_role
 from isoguard.patients.models import Patient
 from isoguard.screenings.models import Screening
 from isoguard.screenings.services import screening_run
@@ -158,8 +158,10 @@ def screening_create(request: HttpRequest, patient_id: int, payload: ScreeningRe
 def screening_detail(request: HttpRequest, screening_id: int) -> dict[str, object]:
     screening = Screening.objects.filter(pk=screening_id).first()
     user = request.user
-    if screening is None or user.role not in (Role.PRESCRIBER, Role.CLINIC_STAFF):  # type: ignore[union-attr]
+    if screening is None:
         raise PermissionDenied("You may not see this screening.")
+    require_role(user, (Role.PRESCRIBER, Role.CLINIC_STAFF), action="view", obj=screening,  # type: ignore[arg-type]
+                 patient_id=screening.patient_id, request=request)  # fmt: skip
     patient_for(user, screening.patient_id, request=request)  # type: ignore[arg-type]
     return screening_out(screening)
 

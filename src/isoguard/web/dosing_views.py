@@ -24,7 +24,7 @@ from isoguard.courses.dosing_selectors import course_progress, dose_plan_in_forc
 from isoguard.courses.dosing_services import diary_record, dose_plan_set
 from isoguard.courses.models import Course, DosePlan
 from isoguard.courses.selectors import course_timeline
-from isoguard.patients.access import patient_for
+from isoguard.patients.access import patient_for, require_role
 from isoguard.reminders.services import preference_for
 from isoguard.web.calendar import DatedStep, course_calendar
 from isoguard.web.charts import cumulative_chart
@@ -50,6 +50,9 @@ class DosePlanForm(forms.Form):
     )
 
 
+PATIENT_AND_CLINIC = (Role.PATIENT, Role.GUARDIAN, Role.PRESCRIBER, Role.CLINIC_STAFF)
+
+
 def progress_context(course: Course, today: dt.date) -> dict[str, Any]:
     """Return the progress, chart and plan in force of a course, for any page that shows them."""
     plan = dose_plan_in_force(course, today)
@@ -73,8 +76,8 @@ def dose_plan_page(request: HttpRequest, course_id: int) -> HttpResponse:
     """Show the course's dose, progress and history; a prescriber may set a new dose."""
     user: User = request.user  # type: ignore[assignment]
     course = get_object_or_404(Course.objects.select_related("patient"), pk=course_id)
-    if user.role not in (Role.PRESCRIBER, Role.CLINIC_STAFF):
-        raise PermissionDenied("The dose page is for the patient's clinic.")
+    require_role(user, (Role.PRESCRIBER, Role.CLINIC_STAFF), action="view_dose_plan",
+                 obj=course, patient_id=course.patient_id, request=request)  # fmt: skip
     patient = patient_for(user, course.patient_id, request=request)
     today = timezone.localdate()
     weight = patient.weights.first()
@@ -116,9 +119,9 @@ def diary_page(request: HttpRequest, course_id: int) -> HttpResponse:
     """Show the dose diary of the last two weeks, with the progress it gives."""
     user: User = request.user  # type: ignore[assignment]
     course = get_object_or_404(Course.objects.select_related("patient"), pk=course_id)
+    require_role(user, PATIENT_AND_CLINIC, action="view_diary", obj=course,
+                 patient_id=course.patient_id, request=request)  # fmt: skip
     patient = patient_for(user, course.patient_id, request=request)
-    if user.role == Role.PHARMACIST:
-        raise PermissionDenied("The dose diary is for the patient and their clinic.")
     return render(request, "isoguard/diary.html", diary_context(course, patient, user))
 
 
@@ -186,8 +189,8 @@ def course_calendar_file(request: HttpRequest, course_id: int) -> HttpResponse:
     """Return the course's calendar (.ics): dose times and the dates ahead."""
     user: User = request.user  # type: ignore[assignment]
     course = get_object_or_404(Course.objects.select_related("patient"), pk=course_id)
-    if user.role == Role.PHARMACIST:
-        raise PermissionDenied("The calendar is for the patient and their clinic.")
+    require_role(user, PATIENT_AND_CLINIC, action="export_calendar", obj=course,
+                 patient_id=course.patient_id, request=request)  # fmt: skip
     patient_for(user, course.patient_id, request=request, action="export_calendar")
     today = timezone.localdate()
     context = progress_context(course, today)

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -26,7 +26,7 @@ from isoguard.core.vocabulary import (
 from isoguard.courses import record_services as services
 from isoguard.courses.models import Course
 from isoguard.courses.programme_services import engine_decision
-from isoguard.patients.access import patient_for
+from isoguard.patients.access import patient_for, require_role
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -120,8 +120,8 @@ def programme_page(request: HttpRequest, course_id: int) -> HttpResponse:
     """Show what prescribing would need now, and take each step of the programme."""
     user: User = request.user  # type: ignore[assignment]
     course = get_object_or_404(Course.objects.select_related("patient"), pk=course_id)
-    if user.role not in (Role.PRESCRIBER, Role.CLINIC_STAFF):
-        raise PermissionDenied("The programme page is for the patient's clinic.")
+    require_role(user, (Role.PRESCRIBER, Role.CLINIC_STAFF), action="view_programme",
+                 obj=course, patient_id=course.patient_id, request=request)  # fmt: skip
     patient = patient_for(user, course.patient_id, request=request)
     today = timezone.localdate()
     bound: dict[str, forms.Form] = {}

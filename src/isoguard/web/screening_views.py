@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from isoguard.accounts.models import User
 from isoguard.core.screening_input import ScreeningInputError
 from isoguard.core.vocabulary import Role
-from isoguard.patients.access import patient_for
+from isoguard.patients.access import patient_for, require_role
 from isoguard.screenings import services
 from isoguard.screenings.forms import ScreeningForm, StartCourseForm
 from isoguard.screenings.models import Screening
@@ -48,8 +48,8 @@ def screening_detail(request: HttpRequest, screening_id: int) -> HttpResponse:
     """Show a screening: in full to the clinic, in plain words to the patient or guardian."""
     user: User = request.user  # type: ignore[assignment]
     screening = get_object_or_404(Screening, pk=screening_id)
-    if user.role not in (*CLINIC_ROLES, Role.PATIENT, Role.GUARDIAN):
-        raise PermissionDenied("Screenings are for the patient's clinic, the patient and guardian.")
+    require_role(user, (*CLINIC_ROLES, Role.PATIENT, Role.GUARDIAN), action="view",
+                 obj=screening, patient_id=screening.patient_id, request=request)  # fmt: skip
     patient = patient_for(user, screening.patient_id, request=request)
     if user.role in CLINIC_ROLES:
         return render_detail(request, screening, patient)
