@@ -7,7 +7,6 @@ what cannot be right with the field named. Prescribing and the first dose go thr
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_CEILING, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -265,12 +264,10 @@ def prescription_write(
         )
         if not decision.allowed:
             return stored, None
-        per_day = sum(
-            c["count"] * c["strength_mg"] for d in plan.plan["doses"] for c in d["capsules"]
-        )
+        # The plan's capsules for a day (the database holds daily_mg to the two doses), times the
+        # days of supply.
         capsules_per_day = sum(c["count"] for d in plan.plan["doses"] for c in d["capsules"])
-        assert per_day == plan.daily_mg
-        quantity = int((Decimal(capsules_per_day) * days_supply).to_integral_value(ROUND_CEILING))
+        quantity = capsules_per_day * days_supply
         rx = Prescription.objects.create(
             course=course, prescriber=user, written_on=today, days_supply=days_supply,
             refills=0, daily_dose_mg=plan.daily_mg, quantity=quantity, pharmacy_id=pharmacy_id,

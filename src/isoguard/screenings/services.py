@@ -62,14 +62,16 @@ def screening_run(
     # Access is checked before the transaction, so that the audit of a refusal is kept.
     patient = patient_for(user, patient_id, action="screen", request=request)
     with transaction.atomic():
-        request = screening_request(patient, fields, as_of=as_of or timezone.localdate())
-        given = screening_input_from_dict(request)
+        entered = screening_request(patient, fields, as_of=as_of or timezone.localdate())
+        given = screening_input_from_dict(entered)
         result = screen(given, overrides=settings.ISOGUARD_SCREENING_OVERRIDES)
-        _remember_new_allergies_and_medicines(patient, given.allergies, given.medicines, user)
+        _remember_new_allergies_and_medicines(
+            patient, given.allergies, given.medicines, user, request
+        )
         screening = Screening.objects.create(
             patient=patient,
             as_of=given.as_of,
-            request=request,
+            request=entered,
             result=result.to_dict(),
             outcome=result.outcome,
             performed_by=user,
@@ -79,13 +81,18 @@ def screening_run(
             action="create",
             obj=screening,
             patient_id=patient.pk,
+            request=request,
             detail={"outcome": result.outcome.value},
         )
     return screening
 
 
 def _remember_new_allergies_and_medicines(
-    patient: Patient, allergies: tuple[str, ...], medicines: tuple[Any, ...], user: User
+    patient: Patient,
+    allergies: tuple[str, ...],
+    medicines: tuple[Any, ...],
+    user: User,
+    request: HttpRequest | None,
 ) -> None:
     """Add to the patient's record the allergies and medicines first mentioned at screening."""
     today = timezone.localdate()
@@ -96,7 +103,9 @@ def _remember_new_allergies_and_medicines(
             row = Allergy.objects.create(
                 patient=patient, substance=allergy, recorded_on=today, recorded_by=user
             )
-            audit_record(actor=user, action="create", obj=row, patient_id=patient.pk)
+            audit_record(
+                actor=user, action="create", obj=row, patient_id=patient.pk, request=request
+            )
     taking = {m.name.casefold() for m in patient.medicines.filter(stopped_on__isnull=True)}
     for medicine in medicines:
         if medicine.name.casefold() not in taking:
@@ -107,7 +116,9 @@ def _remember_new_allergies_and_medicines(
                 rxnorm_code=medicine.rxnorm or "",
                 recorded_by=user,
             )
-            audit_record(actor=user, action="create", obj=row, patient_id=patient.pk)
+            audit_record(
+                actor=user, action="create", obj=row, patient_id=patient.pk, request=request
+            )
 
 
 def rule_pack_for(jurisdiction: str, on: dt.date) -> RulePack:
@@ -170,6 +181,7 @@ def course_start_from_screening(
             action="start_course",
             obj=course,
             patient_id=patient.pk,
+            request=request,
             detail={"screening": screening.pk, "product": product, "rule_pack": course.rule_pack},
         )
     return course
