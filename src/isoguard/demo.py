@@ -16,13 +16,13 @@ from django.utils import timezone
 from isoguard.accounts.models import Organisation, User
 from isoguard.audit.services import audit_record
 from isoguard.core.knowledge.codes import load_codes
+from isoguard.core.mood import tool_for_age
 from isoguard.core.vocabulary import (
     ConsentKind,
     CourseStatus,
     Jurisdiction,
     LabTest,
     MonthlyCheckKind,
-    MoodTool,
     Role,
 )
 from isoguard.courses.dosing_services import dose_plan_set
@@ -335,7 +335,7 @@ class _Builder:
             review_note="Stopped for 3 days and referred to ophthalmology; eyes normal, restarted.",
         )  # fmt: skip
         for patient, offset in ((alice, -12), (chloe, -26)):
-            tool = MoodTool.PHQ9 if patient.age_on(self.today) >= 18 else MoodTool.PHQ_A
+            tool = tool_for_age(patient.age_on(self.today))
             MoodAssessment.objects.create(
                 patient=patient, course=patient.courses.first(), tool=tool, score=2, item9=0,
                 answers={"items": [1, 1, 0, 0, 0, 0, 0, 0, 0], "extras": {}},

@@ -68,7 +68,9 @@ def test_an_adolescent_gets_the_phq_a_and_a_yes_to_a_suicide_question_is_a_crisi
                                 extras=extras)  # fmt: skip
     assert assessment.tool == "phq_a"
     assert result.crisis and result.item9 == 0
-    assert SymptomReport.objects.get().triage_level == "emergency"
+    report = SymptomReport.objects.get()
+    assert report.triage_level == "emergency"
+    assert report.concepts[0]["evidence"] == "PHQ-A: yes to suicide_attempt_ever"
 
 
 @pytest.mark.parametrize(

@@ -156,8 +156,16 @@ def load_mood() -> MoodKnowledge:
 
 
 def _check(knowledge: MoodKnowledge, where: str) -> None:
+    from isoguard.core.triage import load_triage
+
     if sorted(t.id for t in knowledge.tools) != sorted(MoodTool):
         raise KnowledgeError(f"{where}: tools must be exactly the MoodTool vocabulary's")
+    levels = {level.id for level in load_triage().levels}
+    for band in knowledge.bands:
+        if band.worklist and band.worklist not in levels:
+            raise KnowledgeError(
+                f"{where}: band {band.id}: unknown worklist level {band.worklist!r}"
+            )
     for tool in knowledge.tools:
         if [i.id for i in tool.item] != list(range(1, ITEM_COUNT + 1)):
             raise KnowledgeError(f"{where}: {tool.id}: items must be numbered 1 to {ITEM_COUNT}")

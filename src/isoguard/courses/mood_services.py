@@ -113,8 +113,12 @@ def _worklist_report(
     """The report that puts this screen on the clinic's worklist, if it needs to be there."""
     if result.crisis:
         option = {o.value: o.label for o in tool.option}
-        evidence = [f"{tool.name} item 9: {option.get(result.item9, result.item9)}"]
-        evidence += [f"{tool.name}: yes to {r}" for r in result.crisis_reasons if r != "item 9"]
+        evidence = [
+            f"{tool.name} item 9: {option.get(result.item9, result.item9)}"
+            if reason == "item 9"
+            else f"{tool.name}: yes to {reason}"
+            for reason in result.crisis_reasons
+        ]
         level, concept = "emergency", "suicidal_thoughts"
     elif result.band.worklist:
         evidence = [f"{tool.name} score {result.total} ({result.band.label})"]
