@@ -14,6 +14,7 @@ from isoguard.audit.services import audit_record
 from isoguard.core.comprehension import Question, Result, questions_for, score
 from isoguard.core.vocabulary import Jurisdiction, MonthlyCheckKind, Role
 from isoguard.courses.models import Course, MedicationGuideAck, MonthlyCheck, Prescription
+from isoguard.courses.programme_services import medication_guide_ack
 from isoguard.patients.access import patient_for, require_role
 
 PATIENT_ROLES = (Role.PATIENT, Role.GUARDIAN)
@@ -106,19 +107,4 @@ def medication_guide_acknowledge(
     patients_course(user, rx.course_id, "acknowledge_medication_guide", request)
     if hasattr(rx, "dispense"):
         raise ValidationError("This prescription was already dispensed.")
-    if rx.cancelled_at is not None:
-        raise ValidationError("This prescription was cancelled: there is nothing to acknowledge.")
-    with transaction.atomic():
-        ack, created = MedicationGuideAck.objects.get_or_create(
-            prescription=rx,
-            defaults={"acknowledged_on": timezone.localdate(), "acknowledged_by": user},
-        )
-        if created:
-            audit_record(
-                actor=user,
-                action="create",
-                obj=ack,
-                patient_id=rx.course.patient_id,
-                request=request,
-            )
-    return ack
+    return medication_guide_ack(rx, user, request)

@@ -126,6 +126,14 @@ def medication_guide_record(
 ) -> MedicationGuideAck:
     """Record that the patient received and acknowledged the Medication Guide for this fill."""
     rx = pharmacy_prescription(user, prescription_id, "record_medication_guide", request)
+    return medication_guide_ack(rx, user, request)
+
+
+def medication_guide_ack(
+    rx: Prescription, user: User, request: HttpRequest | None
+) -> MedicationGuideAck:
+    """The acknowledgement of this fill's Medication Guide, once, whoever records it (the
+    pharmacist, or the patient on their checklist); the caller has checked who may."""
     _refuse_if_cancelled(rx)
     with transaction.atomic():
         ack, created = MedicationGuideAck.objects.get_or_create(
@@ -133,13 +141,8 @@ def medication_guide_record(
                                        "acknowledged_by": user},
         )  # fmt: skip
         if created:
-            audit_record(
-                actor=user,
-                action="create",
-                obj=ack,
-                patient_id=rx.course.patient_id,
-                request=request,
-            )
+            audit_record(actor=user, action="create", obj=ack, patient_id=rx.course.patient_id,
+                         request=request)  # fmt: skip
     return ack
 
 
