@@ -50,10 +50,9 @@ from isoguard.interop.cdshooks.cards import (
     dump,
 )
 from isoguard.interop.cdshooks.models import CardFeedback
+from isoguard.interop.outcome import RXNORM, UCUM, operation_outcome
 from isoguard.patients.models import Patient
 
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-UCUM = "http://unitsofmeasure.org"
 SOURCE_LABEL = "isoguard"
 
 
@@ -112,13 +111,6 @@ class HookError(Exception):
         super().__init__(message)
         self.status = status
         self.outcome = operation_outcome(code, message, expression)
-
-
-def operation_outcome(code: str, message: str, expression: str | None = None) -> dict[str, Any]:
-    issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": message}
-    if expression:
-        issue["expression"] = [expression]
-    return {"resourceType": "OperationOutcome", "issue": [issue]}
 
 
 def discovery() -> dict[str, Any]:

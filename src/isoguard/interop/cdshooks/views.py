@@ -15,8 +15,7 @@ from isoguard.audit.services import audit_record
 from isoguard.interop.cdshooks import services
 from isoguard.interop.cdshooks.auth import AuthError, Client, authenticate
 from isoguard.interop.cdshooks.cards import HookRequest
-
-FHIR_JSON = "application/fhir+json"
+from isoguard.interop.outcome import FHIR_JSON
 
 
 def base_url(request: HttpRequest) -> str:

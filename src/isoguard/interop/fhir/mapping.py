@@ -48,12 +48,12 @@ from isoguard.courses.models import (
     Prescription,
     ProgrammeDecision,
 )
+from isoguard.interop.outcome import RXNORM, UCUM
 from isoguard.patients.models import Patient
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-UCUM = "http://unitsofmeasure.org"
+
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 ORGANIZATION_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"

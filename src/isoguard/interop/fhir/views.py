@@ -35,10 +35,11 @@ from isoguard.courses.models import (
     ProgrammeDecision,
 )
 from isoguard.interop.fhir import mapping
+from isoguard.interop.outcome import FHIR_JSON
+from isoguard.interop.outcome import operation_outcome as shared_outcome
 from isoguard.patients.access import patient_for, pharmacy_prescriptions, require_role
 from isoguard.patients.models import Patient
 
-FHIR_JSON = "application/fhir+json"
 # The types searchable by `patient`, and those a pharmacist may see (architecture.md).
 SEARCHABLE = (
     "Observation",
@@ -86,14 +87,7 @@ def fhir_response(data: dict[str, Any], status: int = 200) -> HttpResponse:
 
 
 def operation_outcome(status: int, message: str, expression: str | None = None) -> HttpResponse:
-    issue: dict[str, Any] = {
-        "severity": "error",
-        "code": ISSUE_CODES.get(status, "processing"),
-        "diagnostics": message,
-    }
-    if expression:
-        issue["expression"] = [expression]
-    outcome = {"resourceType": "OperationOutcome", "issue": [issue]}
+    outcome = shared_outcome(ISSUE_CODES.get(status, "processing"), message, expression)
     response = fhir_response(outcome, status)
     if status == 401:
         response["WWW-Authenticate"] = 'Cookie realm="isoguard", cookie-name="sessionid"'
@@ -418,12 +412,7 @@ def _transaction_response(result: mapping.Imported) -> dict[str, Any]:
         if location:
             entries.append({"response": {"status": "201 Created", "location": location}})
             continue
-        issue = {
-            "severity": "warning",
-            "code": "not-supported",
-            "diagnostics": f"{kind} is not imported yet",
-        }
-        outcome = {"resourceType": "OperationOutcome", "issue": [issue]}
+        outcome = shared_outcome("not-supported", f"{kind} is not imported yet", severity="warning")
         entries.append({"response": {"status": "200 OK", "outcome": outcome}})
     return mapping.bundle_valid(
         {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
