@@ -67,7 +67,8 @@ def dose_plan_set(
                 patient=patient, measured_on=timezone.localdate(), weight_kg=weight_kg,
                 recorded_by=user,
             )  # fmt: skip
-            audit_record(actor=user, action="create", obj=weight, patient_id=patient.pk)
+            audit_record(actor=user, action="create", obj=weight, patient_id=patient.pk,
+                         request=request)  # fmt: skip
         dose_plan = DosePlan.objects.create(
             course=course, effective_from=effective_from, weight_kg=weight_kg,
             mg_per_kg_day=mg_per_kg_day, target_mg_per_kg=target_mg_per_kg,
@@ -80,6 +81,7 @@ def dose_plan_set(
             action="create",
             obj=dose_plan,
             patient_id=patient.pk,
+            request=request,
             detail={"daily_mg": plan.daily.mg, "effective_from": str(effective_from)},
         )
     return dose_plan
