@@ -70,6 +70,18 @@ def env_port(name: str, default: int) -> int:
     return int(raw)
 
 
+def env_seconds(name: str, default: float, high: float) -> float:
+    """Read a number of seconds, more than 0 and at most `high`, naming the variable if not."""
+    raw = os.environ.get(name, "") or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= high:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number of seconds, above 0 to {high}")
+    return value
+
+
 def secret_key() -> str:
     """Return DJANGO_SECRET_KEY, or a key generated once and kept (mode 0600) under var/."""
     key = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -199,10 +211,14 @@ ISOGUARD_LAB_SCHEDULE = lab_schedule()
 ISOGUARD_LAB_THRESHOLDS = lab_thresholds()
 # CDS Hooks (isoguard.interop.cdshooks): the EHRs trusted to call, as a JSON object issuer ->
 # {"keys": [PEM or JWK, ...], "algorithms": ["ES384", ...], "clinic_id": N,
-# "identifier_system": "..."}; {} trusts none. The audience is isoguard's base URL as the EHR
-# calls it (e.g. https://isoguard.example.org); empty: taken from the request.
+# "identifier_system": "...", "fhir_servers": ["https://..."]}; {} trusts none. The audience is
+# isoguard's base URL as the EHR calls it (e.g. https://isoguard.example.org); empty: taken from
+# the request.
 ISOGUARD_CDS_ISSUERS = env_json_object("ISOGUARD_CDS_ISSUERS")
 ISOGUARD_CDS_AUDIENCE = os.environ.get("ISOGUARD_CDS_AUDIENCE", "").rstrip("/")
+# How long a read of the EHR's FHIR server may take when the CDS Hooks prefetch leaves data out
+# (each read, in seconds; a slower answer is a 412, or a warning card for optional data).
+ISOGUARD_CDS_FHIR_TIMEOUT = env_seconds("ISOGUARD_CDS_FHIR_TIMEOUT", 5.0, 30.0)
 SECRET_KEY = secret_key()
 ALLOWED_HOSTS = env_list("ISOGUARD_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("ISOGUARD_CSRF_TRUSTED_ORIGINS", "")

@@ -1,4 +1,8 @@
-"""CDS Hooks: discovery, a signed EHR call, the programme's cards, the dose suggestion, feedback."""
+"""CDS Hooks: discovery, a signed EHR call, the programme's cards, the dose suggestion, feedback.
+
+The reads of the EHR's FHIR server are in test_cdshooks_fetch.py, the screening's cards and the
+EHR medicines' interactions in test_cdshooks_screening.py; both use this module's helpers.
+"""
 
 from __future__ import annotations
 
@@ -326,9 +330,14 @@ def test_an_unknown_service_is_404(client, demo):
 
 
 def test_without_the_prefetched_patient_the_answer_is_412(client, demo):
+    # fhirServer but no fhirAuthorization: isoguard may not read the EHR's server
+    # (test_cdshooks_fetch.py has the reads).
     body = order_sign(medication_request(*ISOTRETINOIN_20), named("Ben"), prefetch=False)
     issue = outcome_of(post(client, service_url(), body), 412)
     assert issue["expression"] == ["prefetch.patient"]
+    assert issue["diagnostics"].startswith(
+        "prefetch.patient was not sent, and the request has no fhirServer with fhirAuthorization"
+    )
 
 
 # Cards -------------------------------------------------------------------------------------------

@@ -9,6 +9,10 @@ Keys are configured locally only: a `jku` in the header is never fetched (the sp
 not to fetch arbitrary JWKS URLs; fetching from an allow-listed `jku` is a later increment). The
 replay cache is Django's cache, so with the default per-process cache a replay through another
 worker process is not caught; configure a shared cache in production.
+
+An issuer may also list `fhir_servers`: the base URLs of its FHIR servers that isoguard may read
+when a call leaves out a prefetch key (fhirserver.py). A `fhirServer` not on that list is never
+contacted, so a caller cannot make isoguard send requests (with a token) to a host of its choice.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -53,6 +58,8 @@ class Issuer:
     algorithms: tuple[str, ...]
     clinic_id: int | None
     identifier_system: str | None
+    fhir_servers: tuple[str, ...] = ()
+    """Base URLs (no trailing slash) of the FHIR servers isoguard may read for this issuer."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ def issuers(raw: Mapping[str, Any] | None = None) -> dict[str, Issuer]:
 def _issuer(iss: str, conf: Any) -> Issuer:
     if not isinstance(conf, Mapping):
         raise ConfigError(f"{iss}: expected an object with keys, algorithms, clinic_id")
-    unknown = set(conf) - {"keys", "algorithms", "clinic_id", "identifier_system"}
+    unknown = set(conf) - {"keys", "algorithms", "clinic_id", "identifier_system", "fhir_servers"}
     if unknown:
         raise ConfigError(f"{iss}: unknown field {sorted(unknown)[0]!r}")
     algorithms = conf.get("algorithms", list(ALGORITHMS))
@@ -93,13 +100,61 @@ def _issuer(iss: str, conf: Any) -> Issuer:
     system = conf.get("identifier_system")
     if system is not None and not isinstance(system, str):
         raise ConfigError(f"{iss}: identifier_system must be a URI")
+    servers = conf.get("fhir_servers", [])
+    if not isinstance(servers, list) or any(not isinstance(s, str) for s in servers):
+        raise ConfigError(f"{iss}: fhir_servers must be a list of FHIR base URLs")
     return Issuer(
         iss=iss,
         keys=tuple(_key(iss, k) for k in keys),
         algorithms=tuple(algorithms),
         clinic_id=clinic_id,
         identifier_system=system,
+        fhir_servers=tuple(_fhir_server(iss, s) for s in servers),
     )
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a FHIR base URL isoguard reads from, or None if it can.
+
+    https only (http is allowed for a loopback host, for tests and a local EHR); no user, query,
+    fragment or `.`/`..` path segment, so that a prefix of the URL is also a prefix of its path.
+    """
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a malformed port
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "must be an absolute https URL"
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        return "must use https (http only for 127.0.0.1 or localhost)"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password"
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "must not have a query or fragment"
+    if any(segment in (".", "..") for segment in parts.path.split("/")) or "%2e" in url.lower():
+        return "must not have . or .. path segments (or an encoded dot)"
+    if any(c.isspace() or ord(c) < 32 for c in url) or "\\" in url:
+        return "must not contain spaces, control characters or backslashes"
+    return None
+
+
+def _fhir_server(iss: str, url: str) -> str:
+    problem = url_problem(url)
+    if problem is not None:
+        raise ConfigError(f"{iss}: fhir_servers: {url!r} {problem}")
+    return url.rstrip("/")
+
+
+def fhir_server_allowed(issuer: Issuer, url: str) -> bool:
+    """Whether `url` is one of the issuer's FHIR servers or a path under one (exact prefix)."""
+    if url_problem(url) is not None:
+        return False
+    url = url.rstrip("/")
+    return any(url == base or url.startswith(base + "/") for base in issuer.fhir_servers)
 
 
 def _key(iss: str, value: Any) -> VerifyingKey:

@@ -11,6 +11,7 @@ have a display. A summary is under 140 characters, as the spec says (not 140 or 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -109,6 +110,26 @@ class CardsResponse(_Strict):
 def dump(model: BaseModel) -> dict[str, Any]:
     """Return the JSON body of a response model, leaving out the fields not set."""
     return model.model_dump(mode="json", exclude_none=True)
+
+
+SOURCE_LABEL = "isoguard"
+INDICATOR_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
+
+
+def summary(text: str) -> str:
+    """Return `text` as a card summary: one line, under 140 characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1].rstrip() + "…"
+
+
+def new_card(
+    indicator: Indicator, text: str, source_url: str | None, detail: str = "", **extra: Any
+) -> Card:
+    """A card from isoguard with a fresh uuid (for feedback) and `text` as its summary."""
+    return Card(
+        uuid=str(uuid.uuid4()), summary=summary(text), indicator=indicator,
+        detail=detail or None, source=Source(label=SOURCE_LABEL, url=source_url), **extra,
+    )  # fmt: skip
 
 
 # Requests -----------------------------------------------------------------------------------

@@ -1,9 +1,21 @@
 """The CDS services: which draft order is isotretinoin, whose patient it is, and the cards.
 
-isoguard's own record is the source of truth for the programme: the EHR's prefetch is used only to
-find the patient (by identifier, within the clinic configured for the EHR's issuer) and the draft
-order. isoguard does not read the EHR's FHIR server in this increment: when the prefetch lacks
-the Patient, the answer is 412 with an OperationOutcome, as the spec asks.
+isoguard's own record is the source of truth for the programme and the screening. From the EHR it
+takes the draft order (context), the Patient (prefetch `patient`: to find isoguard's patient by
+identifier, within the clinic configured for the EHR's issuer) and, for an order, the patient's
+active MedicationRequests (prefetch `medications`: checked for interactions, as they may be newer
+than isoguard's screening). `pregnancyTests` is asked for but not used yet.
+
+When the EHR leaves a prefetch key out, the data is read from its FHIR server if the call carries
+`fhirServer` and `fhirAuthorization` and that server is allow-listed for the issuer
+(fhirserver.py). The Patient is required: if it cannot be had (sent as null, no server, a server
+not allow-listed, or a read that failed) the answer is 412 with an OperationOutcome saying why,
+as the spec asks. The medicines are not: when they cannot be had the other cards are still given,
+with a warning card saying the EHR's medication list could not be read (if a read failed).
+
+The cards, most urgent first: the programme's requirements (programme_cards), the screening's
+contraindications and cautions and the EHR medicines' interactions (screening_cards.py), and the
+planned dose with a suggestion that updates the draft order (dose_card).
 """
 
 from __future__ import annotations
@@ -28,32 +40,34 @@ from isoguard.core import model
 from isoguard.core.knowledge.codes import load_codes
 from isoguard.core.knowledge.products import load_catalogue
 from isoguard.core.programs.packs import load_pack
+from isoguard.core.screening import MedicineInput
+from isoguard.core.screening import Outcome as ScreeningOutcome
 from isoguard.core.vocabulary import Action as EngineAction
 from isoguard.courses.dosing_selectors import dose_plan_in_force
 from isoguard.courses.models import Course, DosePlan
 from isoguard.courses.programme_services import engine_decision
+from isoguard.interop.cdshooks import screening_cards
 from isoguard.interop.cdshooks.auth import Client
 from isoguard.interop.cdshooks.cards import (
-    SUMMARY_MAX,
+    INDICATOR_ORDER,
     Action,
     Card,
     CardsResponse,
     FeedbackRequest,
     HookRequest,
-    Indicator,
     Link,
     OrderSelectContext,
     OrderSignContext,
     PatientViewContext,
-    Source,
     Suggestion,
     dump,
+    new_card,
 )
+from isoguard.interop.cdshooks.fhirserver import EhrData, Unavailable
 from isoguard.interop.cdshooks.models import CardFeedback
 from isoguard.interop.outcome import RXNORM, UCUM, operation_outcome
 from isoguard.patients.models import Patient
-
-SOURCE_LABEL = "isoguard"
+from isoguard.screenings.models import Screening
 
 
 @dataclass(frozen=True)
@@ -205,22 +219,102 @@ class Match:
     why: str = ""
 
 
-def prefetched_patient(request: HookRequest, context: PatientViewContext) -> dict[str, Any]:
-    """Return the Patient the EHR prefetched; 412 if it did not (isoguard does not fetch it)."""
-    resource = (request.prefetch or {}).get("patient")
-    if not isinstance(resource, dict):
+def ehr_patient(ehr: EhrData, context: PatientViewContext) -> dict[str, Any]:
+    """The EHR's Patient, prefetched or read from its FHIR server; 412 if it cannot be had."""
+    where = "prefetch.patient"
+    try:
+        data = ehr.get("patient")
+    except Unavailable as error:
+        raise HookError(
+            412, error.code, f"{error}; isoguard needs the Patient to find the patient", where
+        ) from None
+    resource = data.value
+    if resource is not None and not isinstance(resource, dict):
+        raise HookError(400, "invalid", "prefetch.patient must be a Patient or null", where)
+    if resource is None:
         raise HookError(
             412, "not-found",
-            "prefetch.patient is needed to find the patient in isoguard; isoguard does not read"
-            " the EHR's FHIR server yet, so send the Patient in the prefetch.",
-            "prefetch.patient",
+            "prefetch.patient is null: the EHR has no Patient for context.patientId, so isoguard"
+            " cannot find the patient",
+            where,
         )  # fmt: skip
     if resource.get("resourceType") != "Patient" or resource.get("id") != context.patientId:
+        if data.origin == "server":
+            raise HookError(
+                412, "exception",
+                f"the EHR's FHIR server answered Patient/{context.patientId} with another"
+                " resource than that Patient",
+                where,
+            )  # fmt: skip
         raise HookError(
-            400, "invalid", "prefetch.patient is not the Patient of context.patientId",
-            "prefetch.patient",
-        )  # fmt: skip
+            400, "invalid", "prefetch.patient is not the Patient of context.patientId", where
+        )
     return resource
+
+
+def ehr_medicines(bundle: Mapping[str, Any], order: Mapping[str, Any]) -> list[MedicineInput]:
+    """The EHR's active medicines other than isotretinoin, as lines for the core's screening.
+
+    Each MedicationRequest gives its text and each coding's display (the EHR's text may be a local
+    abbreviation the display spells out), with its RxNorm code: the core matches the code first,
+    then the words.
+    """
+    entries = [e.get("resource") for e in bundle.get("entry") or [] if isinstance(e, Mapping)]
+    resources: list[Mapping[str, Any]] = [r for r in entries if isinstance(r, Mapping)]
+    medicines: list[MedicineInput] = []
+    for resource in resources:
+        if resource.get("resourceType") != "MedicationRequest":
+            continue
+        if resource.get("status") not in (None, "active", "on-hold"):
+            continue
+        if order.get("id") and resource.get("id") == order.get("id"):
+            continue
+        concept = _medication_concept(resource, resources)
+        if not isinstance(concept, Mapping) or _is_isotretinoin(concept):
+            continue
+        codings = [c for c in concept.get("coding") or [] if isinstance(c, Mapping)]
+        rxnorm = next(
+            (str(c["code"]) for c in codings if c.get("system") == RXNORM and c.get("code")), None
+        )
+        names = [concept.get("text")] + [c.get("display") for c in codings]
+        lines = dict.fromkeys(str(n).strip() for n in names if n and str(n).strip())
+        if not lines and rxnorm:
+            lines = {f"RxNorm {rxnorm}": None}
+        medicines.extend(MedicineInput(line, rxnorm) for line in lines)
+    return medicines
+
+
+def medication_cards(
+    ehr: EhrData,
+    patient: Patient,
+    order: Mapping[str, Any],
+    screening: Screening | None,
+    url: str,
+) -> tuple[list[Card], set[str]]:
+    """Cards for the EHR's medicines that interact, and the finding ids they cover.
+
+    Medicines the EHR did not prefetch and isoguard may not read are not checked (the audit says
+    why); a read that failed gives a warning card, since the EHR's list may hold an interaction.
+    """
+    where = "prefetch.medications"
+    try:
+        data = ehr.get("medications", patient_id=patient.pk)
+    except Unavailable as error:
+        if not error.tried:
+            return [], set()
+        card = new_card(
+            "warning", "isoguard could not read the EHR's medication list to check interactions",
+            url, f"{error}. The interactions of the EHR's current medicines were not checked;"
+            " check them against isoguard's screening by hand.",
+        )  # fmt: skip
+        return [card], set()
+    if data.value is None:
+        return [], set()
+    if not isinstance(data.value, dict) or data.value.get("resourceType") != "Bundle":
+        raise HookError(400, "invalid", f"{where} must be a Bundle or null", where)
+    found = screening_cards.ehr_interactions(patient, ehr_medicines(data.value, order))
+    cards = screening_cards.interaction_cards(found, url, screening)
+    return cards, {f.id for f in found}
 
 
 def patient_match(client: Client, resource: Mapping[str, Any]) -> Match:
@@ -256,19 +350,7 @@ def current_course(patient: Patient) -> Course | None:
 # Cards -------------------------------------------------------------------------------------------
 
 
-def summary(text: str) -> str:
-    """Return `text` as a card summary: one line, under 140 characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1].rstrip() + "…"
-
-
-def _card(
-    indicator: Indicator, text: str, source_url: str | None, detail: str = "", **extra: Any
-) -> Card:
-    return Card(
-        uuid=str(uuid.uuid4()), summary=summary(text), indicator=indicator,
-        detail=detail or None, source=Source(label=SOURCE_LABEL, url=source_url), **extra,
-    )  # fmt: skip
+_card = new_card
 
 
 def _programme_name(pack: str) -> str:
@@ -402,33 +484,69 @@ def invoke(service: Service, request: HookRequest, client: Client, base_url: str
         order = isotretinoin_order(context)
         if order is None:
             return _answer(service, request, client, [], None, "no isotretinoin order")
-    match = patient_match(client, prefetched_patient(request, context))
+    ehr = EhrData(request, client, service.id, service.prefetch())
+    try:
+        return _invoke(service, request, client, base_url, context, order, ehr)
+    finally:
+        ehr.close()
+
+
+def _invoke(
+    service: Service,
+    request: HookRequest,
+    client: Client,
+    base_url: str,
+    context: PatientViewContext,
+    order: dict[str, Any] | None,
+    ehr: EhrData,
+) -> dict[str, Any]:
+    match = patient_match(client, ehr_patient(ehr, context))
     if match.patient is None:
         if order is None:  # patient-view of a patient isoguard does not follow: nothing to say
-            return _answer(service, request, client, [], None, match.why)
+            return _answer(service, request, client, [], None, match.why, ehr=ehr)
         card = _card(
             "warning", "Patient not enrolled in isoguard: its isotretinoin programme checks"
             " cannot be shown", base_url + "/",
             f"isoguard could not match this patient: {match.why}. Enrol the patient in isoguard"
             " (with the EHR's record number) before prescribing isotretinoin.",
         )  # fmt: skip
-        return _answer(service, request, client, [card], None, match.why)
+        return _answer(service, request, client, [card], None, match.why, ehr=ehr)
     patient = match.patient
     course = current_course(patient)
-    if course is None:
-        card = _card(
-            "warning", "No isotretinoin course in isoguard for this patient: screen and enrol"
-            " first", _absolute(base_url, "patient_detail", patient.pk),
+    screening = screening_cards.screening_for(patient)
+    screening_url = screening_cards.screening_url(base_url, patient, screening)
+    cards: list[Card] = []
+    decision = None
+    if course is None and screening is None:
+        cards.append(screening_cards.not_screened_card(screening_url, course=False))
+    elif course is None:
+        advice = (
+            "the screening found the patient not eligible"
+            if screening.outcome == ScreeningOutcome.NOT_ELIGIBLE
+            else "start one from the screening"
+        )
+        cards.append(
+            _card("warning", f"No isotretinoin course in isoguard for this patient: {advice}",
+                  screening_url)
         )  # fmt: skip
-        return _answer(service, request, client, [card], patient, "no course")
-    url = _absolute(base_url, "programme", course.pk)
-    decision = engine_decision(course, EngineAction.PRESCRIBE, timezone.now())
-    cards = programme_cards(decision, url)
+    else:
+        decision = engine_decision(course, EngineAction.PRESCRIBE, timezone.now())
+        cards += programme_cards(decision, _absolute(base_url, "programme", course.pk))
+        if screening is None and order is not None:
+            cards.append(screening_cards.not_screened_card(screening_url, course=True))
+    shown: set[str] = set()
     if order is not None:
+        medicine_cards, shown = medication_cards(ehr, patient, order, screening, screening_url)
+        cards += medicine_cards
+    if screening is not None:
+        cards += screening_cards.screening_cards(screening, screening_url, shown=shown)
+    if order is not None and course is not None:
         card = dose_card(course, order, _absolute(base_url, "dose_plan", course.pk))
         if card is not None:
             cards.append(card)
-    return _answer(service, request, client, cards, patient, "", decision)
+    cards.sort(key=lambda c: INDICATOR_ORDER[c.indicator])  # stable: most urgent first
+    why = "" if course is not None else "no course"
+    return _answer(service, request, client, cards, patient, why, decision, ehr=ehr)
 
 
 def _answer(
@@ -439,6 +557,8 @@ def _answer(
     patient: Patient | None,
     why: str,
     decision: model.Decision | None = None,
+    *,
+    ehr: EhrData | None = None,
 ) -> dict[str, Any]:
     body = dump(CardsResponse(cards=cards))
     audit_record(
@@ -449,6 +569,7 @@ def _answer(
             "issuer": client.issuer.iss, "jti": str(client.claims.get("jti")),
             "hook": request.hook, "hookInstance": request.hookInstance,
             "allowed": decision.allowed if decision else None,
+            "data": ehr.origins if ehr else {},
             "cards": [{"uuid": c.uuid, "indicator": c.indicator} for c in cards],
         },
     )  # fmt: skip
