@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -20,6 +22,11 @@ class Organisation(models.Model):
     jurisdiction = models.CharField(max_length=2, choices=choices(Jurisdiction))
     phone = models.CharField(max_length=40, blank=True)
     address = models.TextField(blank=True)
+    external = models.BooleanField(
+        default=False,
+        help_text="known only from an imported history (FHIR): nobody of it logs in, and no "
+        "prescription may be presented to it",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -107,3 +114,35 @@ class User(AbstractUser):
     @property
     def display_role(self) -> str:
         return Role(self.role).value.replace("_", " ")
+
+
+class ApiToken(models.Model):
+    """A system's credential (an EHR integration, a lab feed) for /fhir/R4/ and /api/v1/.
+
+    The system acts as `user`, so every access rule and the audit trail apply to it unchanged.
+    Only the SHA-256 of the secret is stored; `prefix` names the token and is not secret
+    (`isoguard_<prefix>_<secret>`, see `isoguard.accounts.tokens`).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="what uses it, e.g. 'EHR at Riverside'")
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the secret")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.name}, {self.user.get_username()})"
+
+    def state(self, now: dt.datetime) -> str:
+        """`active`, `revoked` or `expired` at `now`."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"

@@ -1,4 +1,9 @@
-"""/api/v1/: who am I, and the patients I may see. Session login; OpenAPI at /api/v1/docs."""
+"""/api/v1/: who am I, and the patients I may see. OpenAPI at /api/v1/docs.
+
+A person logs in (session cookie, and the CSRF token on a POST); a system sends its API token
+(`Authorization: Bearer isoguard_...`, `isoguard token create`) and acts as the token's user, so
+the same access rules and audit apply. A token request carries no cookie and needs no CSRF token.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import django_auth
+from ninja.security import HttpBearer, django_auth
 
+from isoguard.accounts.tokens import TokenError, token_user
 from isoguard.api.schemas import (
     ErrorResponse,
     Me,
@@ -30,11 +36,21 @@ from isoguard.patients.models import Patient
 from isoguard.screenings.models import Screening
 from isoguard.screenings.services import screening_run
 
+
+class TokenAuth(HttpBearer):
+    """A system's API token; an unknown, revoked or expired one is a 401 (and audited)."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = token_user(request, token)
+        request.user = user
+        return user
+
+
 api = NinjaAPI(
     title="isoguard API",
     version="1",
     urls_namespace="api-v1",
-    auth=django_auth,
+    auth=[TokenAuth(), django_auth],
     description="Isotretinoin treatment records. Every response error has the shape "
     '{"error": {"code", "message", "field"}}.',
 )
@@ -61,7 +77,21 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 
 @api.exception_handler(AuthenticationError)
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error(request, 401, "not_authenticated", "Log in first (session cookie).")
+    response = error(
+        request,
+        401,
+        "not_authenticated",
+        "Log in first (session cookie), or send an API token (Authorization: Bearer ...).",
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="isoguard"'
+    return response
+
+
+@api.exception_handler(TokenError)
+def on_token_error(request: HttpRequest, exc: TokenError) -> HttpResponse:
+    response = error(request, 401, "invalid_token", str(exc))
+    response["WWW-Authenticate"] = 'Bearer realm="isoguard", error="invalid_token"'
+    return response
 
 
 @api.exception_handler(PermissionDenied)

@@ -33,11 +33,16 @@ def audit_record(
         actor_username=actor.get_username() if authenticated else "",
         action=action,
         object_type=object_type,
-        object_id=object_id,
+        object_id=_text(object_id),
         patient_id=patient_id,
         outcome=outcome,
-        reason=reason[:300],
+        reason=_text(reason)[:300],
         detail=detail or {},
         ip_address=request.META.get("REMOTE_ADDR") if request is not None else None,
-        path=request.path[:300] if request is not None else "",
+        path=_text(request.path)[:300] if request is not None else "",
     )
+
+
+def _text(value: str) -> str:
+    """Without NUL characters, which PostgreSQL text cannot hold (a request path may have one)."""
+    return value.replace("\x00", "")

@@ -100,14 +100,14 @@ def mood_record(
         )  # fmt: skip
         audit_record(actor=user, action="create", obj=assessment, patient_id=patient.pk,
                      request=request, detail={"crisis": result.crisis})  # fmt: skip
-        report = _worklist_report(assessment, tool, result, user)
+        report = worklist_report(assessment, tool, result, user)
         if report is not None:
             audit_record(actor=user, action="create", obj=report, patient_id=patient.pk,
                          request=request, detail={"level": report.triage_level})  # fmt: skip
     return assessment, result
 
 
-def _worklist_report(
+def worklist_report(
     assessment: MoodAssessment, tool: Tool, result: MoodScore, user: User
 ) -> SymptomReport | None:
     """The report that puts this screen on the clinic's worklist, if it needs to be there."""

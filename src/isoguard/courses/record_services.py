@@ -246,7 +246,9 @@ def prescription_write(
         raise ValidationError("Set the dose first (Dose and progress), then prescribe.")
     if (
         pharmacy_id is not None
-        and not Organisation.objects.filter(pk=pharmacy_id, kind="pharmacy").exists()
+        and not Organisation.objects.filter(
+            pk=pharmacy_id, kind="pharmacy", external=False
+        ).exists()
     ):
         raise ValidationError({"pharmacy": "Choose a pharmacy."})
     now = timezone.now()

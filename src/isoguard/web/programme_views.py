@@ -73,7 +73,7 @@ class PrescriptionForm(forms.Form):
     pharmacy = forms.ModelChoiceField(
         label="Pharmacy (if known)",
         required=False,
-        queryset=Organisation.objects.filter(kind="pharmacy"),
+        queryset=Organisation.objects.filter(kind="pharmacy", external=False),
     )
 
 

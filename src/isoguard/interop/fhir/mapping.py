@@ -14,12 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.consent import Consent as FhirConsent
 from fhir.resources.R4B.detectedissue import DetectedIssue
 from fhir.resources.R4B.medicationdispense import MedicationDispense
@@ -30,26 +30,25 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from fhir.resources.R4B.resource import Resource
-from pydantic import ValidationError as PydanticValidationError
 
 from isoguard.accounts.models import Organisation, User
 from isoguard.core.dosing_capsules import split_daily_total
 from isoguard.core.knowledge.codes import load_codes
 from isoguard.core.knowledge.products import load_catalogue
 from isoguard.core.mood import load_mood
-from isoguard.core.vocabulary import LabTest, PregnancyTestSetting
-from isoguard.courses.lab_services import checked_lab
 from isoguard.courses.models import (
     Consent,
+    Course,
     Dispense,
     LabResult,
+    MonthlyCheck,
     MoodAssessment,
     PregnancyTest,
     Prescription,
     ProgrammeDecision,
 )
 from isoguard.interop.outcome import RXNORM, UCUM
-from isoguard.patients.models import Patient
+from isoguard.patients.models import Allergy, Diagnosis, Patient
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -64,6 +63,26 @@ TEST_SETTING = "urn:isoguard:pregnancy-test-setting"
 CONSENT_KIND = "urn:isoguard:consent-kind"
 RULE = "urn:isoguard:programme-rule"
 RMA_NUMBER = "urn:isoguard:ipledge-rma-number"
+PRODUCT = "urn:isoguard:product"
+COURSE_STATUS = "urn:isoguard:course-status"
+COURSE_NUMBER = "urn:isoguard:course-number"
+MONTHLY_CHECK = "urn:isoguard:monthly-check"
+# A course's programme edition and cumulative-dose target have no element of their own in R4.
+RULE_PACK_EXTENSION = "urn:isoguard:fhir:extension:rule-pack"
+TARGET_EXTENSION = "urn:isoguard:fhir:extension:target-mg-per-kg"
+ENROLLED_EXTENSION = "urn:isoguard:fhir:extension:enrolled-on"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+# CarePlan.status for each course status; the exact status travels in a category coding.
+CARE_PLAN_STATUS = {
+    "screening": "draft",
+    "enrolled": "active",
+    "active": "active",
+    "completed": "completed",
+    "stopped": "revoked",
+}
 
 # SNOMED answers of a qualitative test (interop.md 2.1: Positive 10828004 from the LOINC answer
 # list LL360-9; Negative 260385009 is marked "presumably; not verified" there).
@@ -104,9 +123,17 @@ def _medication(product: str) -> dict[str, Any]:
     name = load_catalogue().product(product).name
     ingredient = next(c for c in load_codes().drugs if c.tty == "IN")
     return {
-        "coding": [{"system": RXNORM, "code": ingredient.rxcui, "display": ingredient.display}],
+        "coding": [
+            {"system": RXNORM, "code": ingredient.rxcui, "display": ingredient.display},
+            {"system": PRODUCT, "code": product, "display": name},
+        ],
         "text": f"{name} (isotretinoin) oral capsules",
     }
+
+
+def _course_ref(course_id: int | None) -> list[dict[str, str]]:
+    ref = _ref("CarePlan", "course", course_id)
+    return [ref] if ref else []
 
 
 # --- the actors ---------------------------------------------------------------------------------
@@ -246,15 +273,10 @@ def medication_request_resource(rx: Prescription) -> dict[str, Any]:
         "intent": "order",
         "medicationCodeableConcept": _medication(rx.course.product),
         "subject": _ref("Patient", "patient", rx.course.patient_id),
+        "basedOn": _course_ref(rx.course_id),
         "authoredOn": _date(rx.written_on),
         "requester": _ref("Practitioner", "practitioner", rx.prescriber_id),
-        "reasonCode": [
-            {
-                "coding": [
-                    {"system": "http://hl7.org/fhir/sid/icd-10", "code": rx.course.indication_icd10}
-                ]
-            }
-        ],
+        "reasonCode": [{"coding": [{"system": ICD10, "code": rx.course.indication_icd10}]}],
         "dosageInstruction": _dosage(rx),
         "dispenseRequest": _clean(
             {
@@ -333,6 +355,7 @@ def pregnancy_test_resource(test: PregnancyTest) -> dict[str, Any]:
         "id": f"pregnancy-test-{test.pk}",
         "status": "final",
         "category": _laboratory(),
+        "basedOn": _course_ref(test.course_id),
         "code": {**code, "text": "Pregnancy test"},
         "subject": _ref("Patient", "patient", test.patient_id),
         "effectiveDateTime": _date(test.specimen_date),
@@ -357,6 +380,7 @@ def lab_resource(lab: LabResult) -> dict[str, Any]:
     data = {
         "resourceType": "Observation",
         "id": f"lab-{lab.pk}",
+        "basedOn": _course_ref(lab.course_id),
         "status": "final",
         "category": _laboratory(),
         "code": {
@@ -395,6 +419,11 @@ def consent_resource(consent: Consent) -> dict[str, Any]:
         "performer": performers,
         "organization": [_ref("Organization", "org", course.patient.clinic_id)],
         "policyRule": {"text": consent.document_version},
+        # The course the consent was given for.
+        "provision": {
+            "type": "permit",
+            "data": [{"meaning": "related", "reference": _course_ref(consent.course_id)[0]}],
+        },
     }
     return _valid(FhirConsent, _clean(data))
 
@@ -425,12 +454,132 @@ def questionnaire_response_resource(assessment: MoodAssessment) -> dict[str, Any
         "resourceType": "QuestionnaireResponse",
         "id": f"mood-{assessment.pk}",
         "questionnaire": f"urn:isoguard:questionnaire:{assessment.tool}",
+        "basedOn": _course_ref(assessment.course_id),
         "status": "completed",
         "subject": _ref("Patient", "patient", assessment.patient_id),
         "authored": _date(assessment.assessed_on),
         "item": items,
     }
     return _valid(QuestionnaireResponse, _clean(data))
+
+
+def monthly_check_resource(check: MonthlyCheck) -> dict[str, Any]:
+    """A monthly duty (counselling, comprehension, contraception confirmed) as it was answered."""
+    items = [_answer_item(str(key), value) for key, value in sorted((check.answers or {}).items())]
+    if check.passed is not None:
+        items.append(
+            {"linkId": "passed", "text": "Passed", "answer": [{"valueBoolean": check.passed}]}
+        )
+    data = {
+        "resourceType": "QuestionnaireResponse",
+        "id": f"monthly-{check.pk}",
+        "questionnaire": f"{MONTHLY_CHECK}:{check.kind}",
+        "basedOn": _course_ref(check.course_id),
+        "status": "completed",
+        "subject": _ref("Patient", "patient", check.course.patient_id),
+        "authored": _date(check.done_on),
+        "item": items,
+    }
+    return _valid(QuestionnaireResponse, _clean(data))
+
+
+def _answer_item(link_id: str, value: Any) -> dict[str, Any]:
+    """One stored answer as an item; a mapping (`{"chosen": .., "right": ..}`) as a group."""
+    if isinstance(value, dict):
+        return {
+            "linkId": link_id,
+            "item": [_answer_item(f"{link_id}.{k}", v) for k, v in value.items()],
+        }
+    if value is None:
+        return {"linkId": link_id}
+    if isinstance(value, bool):
+        answer: dict[str, Any] = {"valueBoolean": value}
+    elif isinstance(value, int):
+        answer = {"valueInteger": value}
+    else:
+        answer = {"valueString": json.dumps(value) if not isinstance(value, str) else value}
+    return {"linkId": link_id, "answer": [answer]}
+
+
+# --- the course and the record the clinic keeps --------------------------------------------------
+
+
+def care_plan_resource(course: Course) -> dict[str, Any]:
+    """A course as a CarePlan: its status, dates, product, programme edition and dose target."""
+    period = _clean({"start": _date(course.first_dose_on), "end": _date(course.last_dose_on)})
+    extensions = [
+        {"url": RULE_PACK_EXTENSION, "valueCode": course.rule_pack},
+        {"url": TARGET_EXTENSION, "valueInteger": course.target_mg_per_kg},
+    ]
+    if course.enrolled_on:
+        extensions.append({"url": ENROLLED_EXTENSION, "valueDate": _date(course.enrolled_on)})
+    data = {
+        "resourceType": "CarePlan",
+        "id": f"course-{course.pk}",
+        "extension": extensions,
+        "identifier": [{"system": COURSE_NUMBER, "value": str(course.number)}],
+        "status": CARE_PLAN_STATUS[course.status],
+        "intent": "plan",
+        "category": [
+            {
+                "coding": [{"system": COURSE_STATUS, "code": course.status}],
+                "text": f"isotretinoin course ({course.status})",
+            }
+        ],
+        "title": f"Isotretinoin course {course.number}",
+        "subject": _ref("Patient", "patient", course.patient_id),
+        "period": period or None,
+        "author": _ref("Practitioner", "practitioner", course.prescriber_id),
+        "activity": [
+            {
+                "detail": {
+                    "kind": "MedicationRequest",
+                    "status": _activity_status(course.status),
+                    "reasonCode": [
+                        {"coding": [{"system": ICD10, "code": course.indication_icd10}]}
+                    ],
+                    "productCodeableConcept": _medication(course.product),
+                }
+            }
+        ],
+        "note": [{"text": f"Stopped: {course.stopped_reason}"}] if course.stopped_reason else [],
+    }
+    return _valid(CarePlan, _clean(data))
+
+
+def _activity_status(status: str) -> str:
+    return {"screening": "not-started", "enrolled": "scheduled", "active": "in-progress",
+            "completed": "completed", "stopped": "stopped"}[status]  # fmt: skip
+
+
+def condition_resource(diagnosis: Diagnosis) -> dict[str, Any]:
+    data = {
+        "resourceType": "Condition",
+        "id": f"condition-{diagnosis.pk}",
+        "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": "active"}]},
+        "category": [{"coding": [{"system": CONDITION_CATEGORY, "code": "problem-list-item"}]}],
+        "code": {
+            "coding": [{"system": ICD10, "code": diagnosis.icd10_code}],
+            "text": diagnosis.description,
+        },
+        "subject": _ref("Patient", "patient", diagnosis.patient_id),
+        "recordedDate": _date(diagnosis.recorded_on),
+    }
+    return _valid(Condition, _clean(data))
+
+
+def allergy_intolerance_resource(allergy: Allergy) -> dict[str, Any]:
+    """An allergy as the patient or record names it (free text: no code is guessed)."""
+    data = {
+        "resourceType": "AllergyIntolerance",
+        "id": f"allergy-{allergy.pk}",
+        "clinicalStatus": {"coding": [{"system": ALLERGY_CLINICAL, "code": "active"}]},
+        "code": {"text": allergy.substance},
+        "patient": _ref("Patient", "patient", allergy.patient_id),
+        "recordedDate": _date(allergy.recorded_on),
+        "reaction": ([{"manifestation": [{"text": allergy.reaction}]}] if allergy.reaction else []),
+    }
+    return _valid(AllergyIntolerance, _clean(data))
 
 
 def detected_issue_resources(decision: ProgrammeDecision) -> list[dict[str, Any]]:
@@ -482,208 +631,3 @@ def bundle(kind: str, resources: Iterable[dict[str, Any]], base: str = "") -> di
     if kind == "searchset":
         data["total"] = len(resources)
     return _valid(Bundle, _clean(data))
-
-
-# --- reading a transaction Bundle back ----------------------------------------------------------
-
-
-def _invalid(where: str, message: str) -> ValidationError:
-    return ValidationError({where: message})
-
-
-def _parse_bundle(bundle_json: str | bytes | dict[str, Any]) -> Bundle:
-    try:
-        data = json.loads(bundle_json) if isinstance(bundle_json, str | bytes) else bundle_json
-    except ValueError as error:
-        raise _invalid("Bundle", f"not JSON: {error}") from None
-    if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
-        raise _invalid("Bundle", "expected a resource of type Bundle")
-    try:
-        parsed = Bundle.model_validate(data)
-    except PydanticValidationError as error:
-        first = error.errors()[0]
-        where = "Bundle." + ".".join(
-            f"[{p}]" if isinstance(p, int) else str(p) for p in first["loc"]
-        ).replace(".[", "[")
-        raise _invalid(where, first["msg"]) from None
-    if parsed.type != "transaction":
-        raise _invalid("Bundle.type", f"expected transaction, got {parsed.type!r}")
-    return parsed
-
-
-def _codes(concept: Any, system: str) -> list[str]:
-    return (
-        [c.code for c in (concept.coding or []) if c.system == system and c.code] if concept else []
-    )
-
-
-def _day(value: Any, where: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    raise _invalid(where, "a date is required")
-
-
-def _patient_row(resource: Any, where: str, clinic: Organisation) -> Patient:
-    name = (resource.name or [None])[0]
-    family = name.family if name else None
-    given = (name.given or [None])[0] if name else None
-    if not family or not given:
-        raise _invalid(f"{where}.name", "a family and a given name are required")
-    if resource.birthDate is None:
-        raise _invalid(f"{where}.birthDate", "is required")
-    gender = resource.gender or "unknown"
-    if gender not in Patient.AdministrativeGender.values:
-        raise _invalid(
-            f"{where}.gender", f"expected female, male, other or unknown, got {gender!r}"
-        )
-    numbers = [
-        i.value for i in (resource.identifier or []) if i.system == RECORD_NUMBER and i.value
-    ]
-    number = numbers[0] if numbers else ""
-    if number and Patient.objects.filter(clinic=clinic, clinic_record_number=number).exists():
-        raise _invalid(f"{where}.identifier", f"record number {number!r} is already used here")
-    telecom = {t.system: t.value for t in (resource.telecom or []) if t.value}
-    country = next((a.country for a in (resource.address or []) if a.country), "")
-    if len(country) != 2:
-        country = ""
-    return Patient(
-        clinic=clinic,
-        given_name=given,
-        family_name=family,
-        birth_date=_day(resource.birthDate, f"{where}.birthDate"),
-        administrative_gender=gender,
-        jurisdiction=clinic.jurisdiction,
-        clinic_record_number=number,
-        phone=telecom.get("phone", ""),
-        email=telecom.get("email", ""),
-        country=country,
-    )
-
-
-def _pregnancy_test_row(resource: Any, where: str, patient: Patient, user: User) -> PregnancyTest:
-    if resource.valueCodeableConcept is None:
-        raise _invalid(f"{where}.valueCodeableConcept", "a positive or negative result is required")
-    answers = {code: slug for slug, (code, _) in RESULT_CODES.items()}
-    results = [answers[c] for c in _codes(resource.valueCodeableConcept, SNOMED) if c in answers]
-    text = (resource.valueCodeableConcept.text or "").strip().lower()
-    if not results and text in RESULT_CODES:
-        results = [text]
-    if len(set(results)) != 1:
-        raise _invalid(
-            f"{where}.valueCodeableConcept",
-            "expected SNOMED 10828004 (positive) or 260385009 (negative)",
-        )
-    settings = _codes(resource.method, TEST_SETTING)
-    if not settings or settings[0] not in {s.value for s in PregnancyTestSetting}:
-        raise _invalid(
-            f"{where}.method", f"the setting is required: a {TEST_SETTING} code lab, clinic or home"
-        )
-    return PregnancyTest(
-        patient=patient,
-        specimen_date=_day(resource.effectiveDateTime, f"{where}.effectiveDateTime"),
-        result=results[0],
-        setting=settings[0],
-        loinc_code=_codes(resource.code, LOINC)[0],
-        recorded_by=user,
-    )
-
-
-def _lab_row(resource: Any, where: str, patient: Patient, user: User, test: LabTest) -> LabResult:
-    quantity = resource.valueQuantity
-    if quantity is None or quantity.value is None:
-        raise _invalid(f"{where}.valueQuantity", "a value with its unit is required")
-    spelled = quantity.unit or {v: k for k, v in UCUM_CODES.items()}.get(quantity.code or "", "")
-    taken_on = _day(resource.effectiveDateTime, f"{where}.effectiveDateTime")
-    paths = {"value": "valueQuantity.value", "unit": "valueQuantity.unit",
-             "taken_on": "effectiveDateTime", "test": "code"}  # fmt: skip
-    try:
-        lab = checked_lab(test, quantity.value, spelled, taken_on)
-    except ValidationError as error:  # the same checks and thresholds as a result typed in
-        field, messages = next(iter(error.message_dict.items()))
-        raise _invalid(f"{where}.{paths.get(field, field)}", messages[0]) from None
-    lab.patient, lab.recorded_by = patient, user
-    lab.fasting = (
-        True if any((n.text or "").strip() == "fasting" for n in resource.note or []) else None
-    )
-    return lab
-
-
-@dataclass(frozen=True)
-class Imported:
-    """What a transaction created: the patient, and where each imported entry now lives."""
-
-    patient: Patient
-    kinds: tuple[str, ...]
-    """the resource type of each entry of the Bundle, in order"""
-    locations: dict[int, str]
-    """entry index -> `Type/id` of what it created; an entry not imported has none"""
-
-
-def import_bundle(
-    bundle_json: str | bytes | dict[str, Any], clinic: Organisation, user: User
-) -> Patient:
-    """Create a patient with their pregnancy tests and labs from a transaction Bundle.
-
-    The Bundle holds exactly one Patient; its Observations must refer to it (by the entry's
-    fullUrl or `Patient/<id>`). Other resource types are accepted and not imported (yet).
-    Raises ValidationError naming the element (`Bundle.entry[2].resource.code`); nothing is
-    stored then. The caller checks who may import and audits it.
-    """
-    return import_entries(bundle_json, clinic, user).patient
-
-
-def import_entries(
-    bundle_json: str | bytes | dict[str, Any], clinic: Organisation, user: User
-) -> Imported:
-    """`import_bundle`, also saying what each entry became."""
-    parsed = _parse_bundle(bundle_json)
-    entries = list(enumerate(parsed.entry or []))
-    kinds = tuple(e.resource.get_resource_type() if e.resource else "" for _, e in entries)
-    patients = [i for i, kind in enumerate(kinds) if kind == "Patient"]
-    if len(patients) != 1:
-        raise _invalid("Bundle.entry", f"expected exactly one Patient, found {len(patients)}")
-    index = patients[0]
-    entry = entries[index][1]
-    where = f"Bundle.entry[{index}].resource"
-    patient = _patient_row(entry.resource, where, clinic)
-    names = {f"Patient/{entry.resource.id}"} if entry.resource.id else set()
-    if entry.fullUrl:
-        names.add(entry.fullUrl)
-
-    pregnancy_codes = {c.loinc for c in load_codes().pregnancy_tests if not c.quantitative}
-    lab_codes = {c.loinc: c.test for c in load_codes().lab_tests}
-    rows: dict[int, PregnancyTest | LabResult] = {}
-    with transaction.atomic():
-        try:
-            patient.full_clean()
-        except ValidationError as error:
-            field, messages = next(iter(error.message_dict.items()))
-            raise _invalid(where, f"{field}: {' '.join(messages)}") from None
-        patient.save()
-        for i, e in entries:
-            resource = e.resource
-            if kinds[i] != "Observation":
-                continue
-            where = f"Bundle.entry[{i}].resource"
-            subject = resource.subject.reference if resource.subject else None
-            if subject not in names:
-                raise _invalid(f"{where}.subject", "must refer to the Bundle's Patient")
-            codes = _codes(resource.code, LOINC)
-            if any(c in pregnancy_codes for c in codes):
-                rows[i] = _pregnancy_test_row(resource, where, patient, user)
-            elif any(c in lab_codes for c in codes):
-                test = lab_codes[next(c for c in codes if c in lab_codes)]
-                rows[i] = _lab_row(resource, where, patient, user, LabTest(test))
-            else:
-                raise _invalid(
-                    f"{where}.code",
-                    "expected the LOINC code of a qualitative pregnancy test or a monitoring lab",
-                )
-        locations = {index: f"Patient/patient-{patient.pk}"}
-        for i, row in rows.items():
-            row.save()
-            prefix = "pregnancy-test" if isinstance(row, PregnancyTest) else "lab"
-            locations[i] = f"Observation/{prefix}-{row.pk}"
-    return Imported(patient, kinds, locations)

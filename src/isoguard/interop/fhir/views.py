@@ -1,9 +1,10 @@
-"""The FHIR R4 endpoints: metadata, read, search by patient, $everything, transaction import.
+"""The FHIR R4 endpoints: metadata, read, search, $everything, transaction import, openapi.json.
 
-Session authentication for now (token authentication for systems is still to come). Every read
-goes through `patient_for`, which audits it; a pharmacist gets only the prescriptions presented
-at their pharmacy and their fills. Errors are OperationOutcomes: 401 not logged in, 403 not
-allowed, 404 unknown, 400 invalid.
+A person logs in (session cookie; a POST also needs the CSRF token); a system sends an API token
+(`Authorization: Bearer isoguard_...`, `isoguard.accounts.tokens`) and acts as the token's user,
+without CSRF. Every read goes through `patient_for`, which audits it; a pharmacist gets only the
+prescriptions presented at their pharmacy and their fills. Errors are OperationOutcomes: 401 not
+logged in or a bad token, 403 not allowed, 404 unknown, 400 invalid.
 """
 
 from __future__ import annotations
@@ -22,26 +23,33 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from isoguard.accounts.models import Organisation, User
+from isoguard.accounts.tokens import TokenError, bearer, is_token_request, token_user
 from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
 from isoguard.core.vocabulary import Role
 from isoguard.courses.models import (
     Consent,
+    Course,
     Dispense,
     LabResult,
+    MonthlyCheck,
     MoodAssessment,
     PregnancyTest,
     Prescription,
     ProgrammeDecision,
 )
-from isoguard.interop.fhir import mapping
+from isoguard.interop.fhir import importer, mapping
+from isoguard.interop.fhir import search as fhir_search
 from isoguard.interop.outcome import FHIR_JSON
 from isoguard.interop.outcome import operation_outcome as shared_outcome
 from isoguard.patients.access import patient_for, pharmacy_prescriptions, require_role
-from isoguard.patients.models import Patient
+from isoguard.patients.models import Allergy, Diagnosis, Patient
 
 # The types searchable by `patient`, and those a pharmacist may see (architecture.md).
 SEARCHABLE = (
+    "Condition",
+    "AllergyIntolerance",
+    "CarePlan",
     "Observation",
     "MedicationRequest",
     "MedicationDispense",
@@ -49,6 +57,8 @@ SEARCHABLE = (
     "QuestionnaireResponse",
     "DetectedIssue",
 )
+# Read only, by those whose records refer to them (interop/fhir/actors.py); id prefix of each.
+ACTORS = {"Practitioner": "practitioner", "Organization": "org"}
 PHARMACIST_TYPES = (
     "Patient",
     "Organization",
@@ -63,7 +73,10 @@ ID_PREFIXES = {
     "MedicationDispense": ("dispense",),
     "Observation": ("pregnancy-test", "lab"),
     "Consent": ("consent",),
-    "QuestionnaireResponse": ("mood",),
+    "QuestionnaireResponse": ("mood", "monthly"),
+    "Condition": ("condition",),
+    "AllergyIntolerance": ("allergy",),
+    "CarePlan": ("course",),
     "DetectedIssue": ("issue",),
 }
 IMPORT_ROLES = (Role.PRESCRIBER, Role.CLINIC_STAFF)
@@ -90,7 +103,7 @@ def operation_outcome(status: int, message: str, expression: str | None = None) 
     outcome = shared_outcome(ISSUE_CODES.get(status, "processing"), message, expression)
     response = fhir_response(outcome, status)
     if status == 401:
-        response["WWW-Authenticate"] = 'Cookie realm="isoguard", cookie-name="sessionid"'
+        response["WWW-Authenticate"] = 'Bearer realm="isoguard"'
     return response
 
 
@@ -106,8 +119,20 @@ def fhir_view(
                 response = operation_outcome(405, f"{request.method} is not supported here")
                 response["Allow"] = ", ".join(methods)
                 return response
+            token = bearer(request)
+            if token is not None:
+                try:
+                    request.user = token_user(request, token)
+                except TokenError as error:
+                    response = operation_outcome(401, str(error))
+                    response["WWW-Authenticate"] = 'Bearer realm="isoguard", error="invalid_token"'
+                    return response
             if not anonymous and not request.user.is_authenticated:
-                return operation_outcome(401, "Log in first (session cookie).")
+                return operation_outcome(
+                    401,
+                    "Log in first (session cookie), or send an API token (Authorization: "
+                    "Bearer ...).",
+                )
             try:
                 return view(request, *args, **kwargs)
             except FhirError as error:
@@ -205,7 +230,18 @@ def _resources(user: User, patient: Patient, resource_type: str) -> list[dict[st
             return [mapping.consent_resource(c) for c in consents.order_by("signed_on", "pk")]
         case "QuestionnaireResponse":
             moods = MoodAssessment.objects.filter(patient=patient).order_by("assessed_on", "pk")
-            return [mapping.questionnaire_response_resource(m) for m in moods]
+            checks = MonthlyCheck.objects.filter(course__patient=patient).select_related("course")
+            return [mapping.questionnaire_response_resource(m) for m in moods] + [
+                mapping.monthly_check_resource(c) for c in checks.order_by("done_on", "pk")
+            ]
+        case "Condition":
+            diagnoses = patient.diagnoses.order_by("recorded_on", "pk")
+            return [mapping.condition_resource(d) for d in diagnoses]
+        case "AllergyIntolerance":
+            allergies = patient.allergies.order_by("recorded_on", "pk")
+            return [mapping.allergy_intolerance_resource(a) for a in allergies]
+        case "CarePlan":
+            return [mapping.care_plan_resource(c) for c in patient.courses.order_by("number")]
         case "DetectedIssue":
             decisions = ProgrammeDecision.objects.filter(course__patient=patient).select_related(
                 "course"
@@ -223,6 +259,9 @@ def _actors(user: User, patient: Patient) -> list[dict[str, Any]]:
     rxs = _prescriptions(user, patient)
     organisations: dict[int, Organisation] = {patient.clinic_id: patient.clinic}
     people: dict[int, User] = {}
+    if user.role != Role.PHARMACIST:  # the prescriber of each course (CarePlan.author)
+        for course in patient.courses.select_related("prescriber"):
+            people[course.prescriber_id] = course.prescriber
     for rx in rxs:
         people[rx.prescriber_id] = rx.prescriber
         if rx.pharmacy is not None:
@@ -239,10 +278,20 @@ def _actors(user: User, patient: Patient) -> list[dict[str, Any]]:
 # --- the endpoints ------------------------------------------------------------------------------
 
 
+SECURITY_DOCUMENTATION = (
+    "A system (an EHR, a lab feed) sends an API token, `Authorization: Bearer "
+    "isoguard_<prefix>_<secret>`, made by the clinic's administrator with `isoguard token create "
+    "--user USERNAME --name NAME`; it acts as that user, whose role decides what it may see, and "
+    "needs no CSRF token. A person logs in at /accounts/login/ and sends the session cookie (and "
+    "the X-CSRFToken header on a POST). Every read and every refusal is audited. Search: see each "
+    "type's searchParam; paging with _count and _offset and the Bundle's links. OpenAPI: "
+    "openapi.json."
+)
+
+
 @fhir_view(("GET",), anonymous=True)
 def metadata(request: HttpRequest) -> HttpResponse:
     """The CapabilityStatement: what this server does."""
-    search = [{"name": "patient", "type": "reference"}]
     resources: list[dict[str, Any]] = [
         {
             "type": "Patient",
@@ -259,10 +308,11 @@ def metadata(request: HttpRequest) -> HttpResponse:
         {
             "type": t,
             "interaction": [{"code": "read"}, {"code": "search-type"}],
-            "searchParam": search,
+            "searchParam": fhir_search.capability(t),
         }
         for t in SEARCHABLE
     ]
+    resources += [{"type": t, "interaction": [{"code": "read"}]} for t in ACTORS]
     statement = {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -279,8 +329,24 @@ def metadata(request: HttpRequest) -> HttpResponse:
         "rest": [
             {
                 "mode": "server",
-                "documentation": "Session authentication (log in at /accounts/login/); token "
-                "authentication for systems is still to come.",
+                "documentation": SECURITY_DOCUMENTATION,
+                "security": {
+                    "cors": False,
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "urn:isoguard:security-service",
+                                    "code": "api-token",
+                                    "display": "API token (HTTP Bearer)",
+                                }
+                            ],
+                            "text": "API token: Authorization: Bearer isoguard_<prefix>_<secret>",
+                        },
+                        {"text": "Session cookie (log in at /accounts/login/)"},
+                    ],
+                    "description": SECURITY_DOCUMENTATION,
+                },
                 "resource": resources,
                 "interaction": [{"code": "transaction"}],
             }
@@ -326,6 +392,10 @@ def _owner(resource_type: str, resource_id: str) -> int:
         "lab": LabResult.objects.filter(pk=pk).values_list("patient_id", flat=True),
         "consent": Consent.objects.filter(pk=pk).values_list("course__patient_id", flat=True),
         "mood": MoodAssessment.objects.filter(pk=pk).values_list("patient_id", flat=True),
+        "monthly": MonthlyCheck.objects.filter(pk=pk).values_list("course__patient_id", flat=True),
+        "condition": Diagnosis.objects.filter(pk=pk).values_list("patient_id", flat=True),
+        "allergy": Allergy.objects.filter(pk=pk).values_list("patient_id", flat=True),
+        "course": Course.objects.filter(pk=pk).values_list("patient_id", flat=True),
         "issue": ProgrammeDecision.objects.filter(pk=pk).values_list(
             "course__patient_id", flat=True
         ),
@@ -338,20 +408,27 @@ def _owner(resource_type: str, resource_id: str) -> int:
 
 @fhir_view(("GET",))
 def search(request: HttpRequest, resource_type: str) -> HttpResponse:
-    """`GET {type}?patient=patient-12`: a searchset Bundle of what the user may see."""
+    """`GET {type}?patient=patient-12&...`: a page of what the user may see, as a searchset.
+
+    The patient's resources of the type are built by `_resources` (the access rules hold), then
+    filtered, sorted and paged in Python by `search.py` (see there for the parameters).
+    """
     if resource_type not in SEARCHABLE:
         raise FhirError(404, f"Search on {resource_type!r} is not supported.")
-    unknown = set(request.GET) - {"patient", "_format"}
-    if unknown:
-        raise FhirError(400, f"Unsupported search parameter {sorted(unknown)[0]!r}.")
-    raw = request.GET.get("patient") or request.GET.get("subject")
-    if not raw:
-        raise FhirError(400, "Search by patient: add ?patient=patient-<id>.", "patient")
-    patient_id = _pk(raw)
+    try:
+        query = fhir_search.parse(resource_type, request.GET)
+    except fhir_search.SearchError as error:
+        raise FhirError(400, str(error), error.param) from None
+    patient_id = _pk(query.patient)
     _refuse_type(request, resource_type, patient_id, "fhir_search")
-    patient = _patient(request, raw, "fhir_search")
-    resources = _resources(request.user, patient, resource_type)  # type: ignore[arg-type]
-    return fhir_response(mapping.bundle("searchset", resources, _base(request)))
+    patient = _patient(request, query.patient, "fhir_search")
+    found = _resources(request.user, patient, resource_type)  # type: ignore[arg-type]
+    page, total = query.run(found)
+    result = mapping.bundle("searchset", page, _base(request))
+    result["total"] = total
+    url = request.build_absolute_uri(request.path)
+    result["link"] = fhir_search.links(url, request.GET, query, total)
+    return fhir_response(mapping.bundle_valid(result))
 
 
 @fhir_view(("GET",))
@@ -369,7 +446,8 @@ def everything(request: HttpRequest, resource_id: str) -> HttpResponse:
 @fhir_view(("POST",))
 def transaction_endpoint(request: HttpRequest) -> HttpResponse:
     """`POST /` with a transaction Bundle: import a patient (prescribers and clinic staff)."""
-    if CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {}):  # type: ignore[arg-type]
+    csrf = CsrfViewMiddleware(lambda r: HttpResponse())
+    if not is_token_request(request) and csrf.process_view(request, None, (), {}):  # type: ignore[arg-type]
         raise FhirError(403, "CSRF check failed: send the X-CSRFToken header with the session.")
     user: User = request.user  # type: ignore[assignment]
     require_role(user, IMPORT_ROLES, action="fhir_import", patient_id=None, request=request)
@@ -377,7 +455,7 @@ def transaction_endpoint(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("You belong to no clinic.")
     try:
         with transaction.atomic():
-            result = mapping.import_entries(request.body, user.organisation, user)
+            result = importer.import_entries(request.body, user.organisation, user)
             patient = result.patient
             audit_record(
                 actor=user,
@@ -385,10 +463,7 @@ def transaction_endpoint(request: HttpRequest) -> HttpResponse:
                 obj=patient,
                 patient_id=patient.pk,
                 request=request,
-                detail={
-                    "pregnancy_tests": patient.pregnancy_tests.count(),
-                    "labs": patient.labs.count(),
-                },
+                detail={"imported": result.counts, "changed_or_skipped": len(result.notes)},
             )
     except ValidationError as error:
         where, messages = next(iter(error.message_dict.items()))
@@ -404,16 +479,20 @@ def transaction_endpoint(request: HttpRequest) -> HttpResponse:
     return fhir_response(_transaction_response(result))
 
 
-def _transaction_response(result: mapping.Imported) -> dict[str, Any]:
-    """One response entry per request entry: created, or accepted and not imported (yet)."""
+def _transaction_response(result: importer.Imported) -> dict[str, Any]:
+    """One response entry per request entry: created (with a warning if it was changed on the way
+    in, e.g. an open course arrives in screening), or accepted and not imported, saying why."""
     entries = []
     for index, kind in enumerate(result.kinds):
         location = result.locations.get(index)
-        if location:
-            entries.append({"response": {"status": "201 Created", "location": location}})
-            continue
-        outcome = shared_outcome("not-supported", f"{kind} is not imported yet", severity="warning")
-        entries.append({"response": {"status": "200 OK", "outcome": outcome}})
+        note = result.notes.get(index)
+        response: dict[str, Any] = (
+            {"status": "201 Created", "location": location} if location else {"status": "200 OK"}
+        )
+        if note:
+            code = "informational" if location else "not-supported"
+            response["outcome"] = shared_outcome(code, f"{kind}: {note}", severity="warning")
+        entries.append({"response": response})
     return mapping.bundle_valid(
         {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
     )
