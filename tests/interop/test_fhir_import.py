@@ -237,3 +237,15 @@ def test_practitioners_and_organisations_are_read_by_those_whose_records_refer_t
     response, _ = get(client, outsider, f"{BASE}Practitioner/practitioner-{outsider.pk}")
     assert response.status_code == 200
     assert User.objects.filter(pk=outsider.pk).exists()
+
+
+@pytest.mark.parametrize("name", ["alice", "erin", "fatima"])
+def test_every_resource_of_everything_reads_back_by_its_id(client, demo, name):
+    patient = demo[name]
+    _, bundle = get(client, user("dr.rivera"), f"{BASE}Patient/patient-{patient.pk}/$everything")
+    assert len(bundle["entry"]) > 10
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        response, read = get(client, None, f"{BASE}{resource['resourceType']}/{resource['id']}")
+        assert response.status_code == 200, resource["id"]
+        assert read == resource

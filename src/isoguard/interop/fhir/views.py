@@ -187,8 +187,15 @@ def _refuse_type(request: HttpRequest, resource_type: str, patient_id: int, acti
     raise PermissionDenied(f"A pharmacist sees prescriptions and fills only, not {resource_type}.")
 
 
-def _prescriptions(user: User, patient: Patient) -> list[Prescription]:
+def _prescriptions(
+    user: User,
+    patient: Patient,
+    narrow: Callable[[Any, str], Any] | None = None,
+    prefix: str = "rx",
+) -> list[Prescription]:
     rxs = Prescription.objects.filter(course__patient=patient)
+    if narrow is not None:
+        rxs = narrow(rxs, prefix)
     if user.role == Role.PHARMACIST:
         rxs = rxs.filter(pk__in=pharmacy_prescriptions(user.organisation_id).values("pk"))
     return list(
@@ -205,50 +212,69 @@ def _prescriptions(user: User, patient: Patient) -> list[Prescription]:
     )
 
 
-def _resources(user: User, patient: Patient, resource_type: str) -> list[dict[str, Any]]:
-    """The resources of one type the user may see for this patient, oldest first."""
+def _resources(
+    user: User, patient: Patient, resource_type: str, only: tuple[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """The resources of one type the user may see for this patient, oldest first.
+
+    `only` = (id prefix, primary key) builds just that one (a read), with the same rules."""
     if user.role == Role.PHARMACIST and resource_type not in PHARMACIST_TYPES:
         return []
+
+    def narrow(rows: Any, prefix: str, key: str = "pk") -> Any:
+        if only is None:
+            return rows
+        return rows.filter(**{key: only[1]}) if only[0] == prefix else rows.none()
+
     match resource_type:
         case "Patient":
             return [mapping.patient_resource(patient)]
         case "MedicationRequest":
-            return [mapping.medication_request_resource(rx) for rx in _prescriptions(user, patient)]
+            rxs = _prescriptions(user, patient, narrow)
+            return [mapping.medication_request_resource(rx) for rx in rxs]
         case "MedicationDispense":
-            rxs = [rx for rx in _prescriptions(user, patient) if hasattr(rx, "dispense")]
+            dispensed = _prescriptions(
+                user, patient, lambda rows, _: narrow(rows, "dispense", "dispense__pk")
+            )
+            rxs = [rx for rx in dispensed if hasattr(rx, "dispense")]
             return [mapping.medication_dispense_resource(rx.dispense) for rx in rxs]
         case "Observation":
-            tests = PregnancyTest.objects.filter(patient=patient).order_by("specimen_date", "pk")
-            labs = LabResult.objects.filter(patient=patient).order_by("taken_on", "pk")
-            return [mapping.pregnancy_test_resource(t) for t in tests] + [
-                mapping.lab_resource(lab) for lab in labs
-            ]
+            tests = narrow(PregnancyTest.objects.filter(patient=patient), "pregnancy-test")
+            labs = narrow(LabResult.objects.filter(patient=patient), "lab")
+            return [
+                mapping.pregnancy_test_resource(t) for t in tests.order_by("specimen_date", "pk")
+            ] + [mapping.lab_resource(lab) for lab in labs.order_by("taken_on", "pk")]
         case "Consent":
-            consents = Consent.objects.filter(course__patient=patient).select_related(
-                "course__patient"
-            )
-            return [mapping.consent_resource(c) for c in consents.order_by("signed_on", "pk")]
+            consents = narrow(Consent.objects.filter(course__patient=patient), "consent")
+            consents = consents.select_related("course__patient").order_by("signed_on", "pk")
+            return [mapping.consent_resource(c) for c in consents]
         case "QuestionnaireResponse":
-            moods = MoodAssessment.objects.filter(patient=patient).order_by("assessed_on", "pk")
-            checks = MonthlyCheck.objects.filter(course__patient=patient).select_related("course")
-            return [mapping.questionnaire_response_resource(m) for m in moods] + [
-                mapping.monthly_check_resource(c) for c in checks.order_by("done_on", "pk")
+            moods = narrow(MoodAssessment.objects.filter(patient=patient), "mood")
+            checks = narrow(MonthlyCheck.objects.filter(course__patient=patient), "monthly")
+            return [
+                mapping.questionnaire_response_resource(m)
+                for m in moods.order_by("assessed_on", "pk")
+            ] + [
+                mapping.monthly_check_resource(c)
+                for c in checks.select_related("course").order_by("done_on", "pk")
             ]
         case "Condition":
-            diagnoses = patient.diagnoses.order_by("recorded_on", "pk")
-            return [mapping.condition_resource(d) for d in diagnoses]
+            diagnoses = narrow(patient.diagnoses.all(), "condition")
+            return [mapping.condition_resource(d) for d in diagnoses.order_by("recorded_on", "pk")]
         case "AllergyIntolerance":
-            allergies = patient.allergies.order_by("recorded_on", "pk")
-            return [mapping.allergy_intolerance_resource(a) for a in allergies]
+            allergies = narrow(patient.allergies.all(), "allergy")
+            return [
+                mapping.allergy_intolerance_resource(a)
+                for a in allergies.order_by("recorded_on", "pk")
+            ]
         case "CarePlan":
-            return [mapping.care_plan_resource(c) for c in patient.courses.order_by("number")]
+            courses = narrow(patient.courses.all(), "course")
+            return [mapping.care_plan_resource(c) for c in courses.order_by("number")]
         case "DetectedIssue":
-            decisions = ProgrammeDecision.objects.filter(course__patient=patient).select_related(
-                "course"
-            )
+            decisions = narrow(ProgrammeDecision.objects.filter(course__patient=patient), "issue")
             return [
                 issue
-                for decision in decisions.order_by("as_of", "pk")
+                for decision in decisions.select_related("course").order_by("as_of", "pk")
                 for issue in mapping.detected_issue_resources(decision)
             ]
     return []
@@ -371,7 +397,9 @@ def resource_read(request: HttpRequest, resource_type: str, resource_id: str) ->
     patient_id = _owner(resource_type, resource_id)
     _refuse_type(request, resource_type, patient_id, "fhir_read")
     patient = _patient(request, str(patient_id), "fhir_read")
-    for resource in _resources(request.user, patient, resource_type):  # type: ignore[arg-type]
+    prefix, pk = re.fullmatch(r"([a-z-]+)-(\d+).*", resource_id).groups()  # type: ignore[union-attr]
+    only = (prefix, int(pk))
+    for resource in _resources(request.user, patient, resource_type, only):  # type: ignore[arg-type]
         if resource["id"] == resource_id:
             return fhir_response(resource)
     raise Http404(f"No {resource_type}/{resource_id}.")
