@@ -109,3 +109,44 @@ class SymptomReportOut(Schema):
     reviewed_at: dt.datetime | None
     review_note: str
     advice: AdviceOut
+
+
+class FindingOut(Schema):
+    rule: str
+    status: str
+    message: str
+    source: str = ""
+    deadline: dt.date | None = None
+
+
+class DispenseAuthorisationOut(Schema):
+    """The programme's answer for one fill: allowed or not, why, and the last day to fill."""
+
+    id: int
+    prescription_id: int
+    allowed: bool
+    pack: str
+    dispense_by: dt.date | None
+    as_of: dt.datetime
+    findings: list[FindingOut]
+    unmet: list[str] = Field(description="the messages of the requirements not met: what to do")
+
+
+class DispenseIn(Schema):
+    """The fill the pharmacist hands over (capsules, days), with iPLEDGE's RMA where it applies."""
+
+    model_config = ConfigDict(extra="forbid")
+    quantity: int = Field(ge=1, le=1000)
+    days_supply: int = Field(ge=1, le=30)
+    rma_number: StrictStr = Field("", max_length=40)
+    external_do_not_dispense_after: dt.date | None = None
+
+
+class DispenseOut(Schema):
+    id: int
+    prescription_id: int
+    dispensed_on: dt.date
+    quantity: int
+    days_supply: int
+    rma_number: str
+    pharmacy: str

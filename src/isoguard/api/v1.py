@@ -18,6 +18,9 @@ from ninja.security import HttpBearer, django_auth
 
 from isoguard.accounts.tokens import TokenError, token_user
 from isoguard.api.schemas import (
+    DispenseAuthorisationOut,
+    DispenseIn,
+    DispenseOut,
     ErrorResponse,
     Me,
     PatientSummary,
@@ -30,7 +33,8 @@ from isoguard.audit.services import audit_record
 from isoguard.core.screening_input import ScreeningInputError
 from isoguard.core.vocabulary import Role
 from isoguard.courses import report_services
-from isoguard.courses.models import SymptomReport
+from isoguard.courses.models import Dispense, ProgrammeDecision, SymptomReport
+from isoguard.courses.programme_services import dispense_authorisation, dispense_record
 from isoguard.patients.access import patient_for, patients_visible_to, require_role
 from isoguard.patients.models import Patient
 from isoguard.screenings.models import Screening
@@ -265,3 +269,54 @@ def worklist(request: HttpRequest) -> list[dict[str, object]]:
     audit_record(actor=user, action="list", object_type="courses.symptomreport", request=request,
                  detail={"patient_ids": sorted({r.patient_id for r in reports})})  # fmt: skip
     return [report_out(r) for r in reports]
+
+
+# --- the pharmacy's two steps: ask the programme, then record the fill -------------------------
+
+
+def authorisation_out(decision: ProgrammeDecision) -> dict[str, object]:
+    findings = [
+        {**f, "source": f.get("source") or "", "deadline": f.get("deadline")}
+        for f in decision.findings
+    ]
+    return {
+        "id": decision.pk, "prescription_id": decision.prescription_id,
+        "allowed": decision.allowed, "pack": decision.pack, "dispense_by": decision.dispense_by,
+        "as_of": decision.as_of, "findings": findings,
+        "unmet": [f["message"] for f in decision.findings if f.get("status") != "met"],
+    }  # fmt: skip
+
+
+@api.post(
+    "/prescriptions/{prescription_id}/dispense-authorisations",
+    response={201: DispenseAuthorisationOut, **ERRORS},
+    summary="Ask whether this prescription may be dispensed now (pharmacists of the pharmacy "
+    "it was presented at); the answer, allowed or refused with reasons, is kept and audited",
+)
+def dispense_authorisation_create(request: HttpRequest, prescription_id: int) -> Status:
+    decision = dispense_authorisation(
+        user=request.user,  # type: ignore[arg-type]
+        prescription_id=prescription_id,
+        request=request,
+    )
+    return Status(201, authorisation_out(decision))
+
+
+@api.post(
+    "/prescriptions/{prescription_id}/dispenses",
+    response={201: DispenseOut, **ERRORS},
+    summary="Record the fill, once, if the programme allows it now (else 422 with the reasons)",
+)
+def dispense_create(request: HttpRequest, prescription_id: int, payload: DispenseIn) -> Status:
+    dispense: Dispense = dispense_record(
+        user=request.user,  # type: ignore[arg-type]
+        prescription_id=prescription_id,
+        request=request,
+        **payload.model_dump(),
+    )
+    return Status(201, {
+        "id": dispense.pk, "prescription_id": dispense.prescription_id,
+        "dispensed_on": dispense.dispensed_on, "quantity": dispense.quantity,
+        "days_supply": dispense.days_supply, "rma_number": dispense.rma_number,
+        "pharmacy": dispense.pharmacy.name,
+    })  # fmt: skip
