@@ -95,8 +95,11 @@ def test_an_open_course_arrives_in_screening_and_its_unfilled_prescription_cance
              for e in response.json()["entry"]]  # fmt: skip
     assert any("imported as a course in screening" in n for n in notes)
     assert any("arrives cancelled" in n for n in notes)
-    event = AuditEvent.objects.get(action="fhir_import", patient_id=copy_.pk)
-    assert event.detail["imported"]["MedicationRequest"] == 2
+    events = AuditEvent.objects.filter(action="fhir_import", patient_id=copy_.pk)
+    [summary] = [e for e in events if "imported" in e.detail]
+    assert summary.detail["imported"]["MedicationRequest"] == 2
+    # Each imported row is in the trail too, with the entry it came from.
+    assert events.filter(object_type="courses.prescription").count() == 2
 
 
 def test_a_recent_mood_crisis_goes_on_the_worklist_an_old_one_does_not(client, demo, elsewhere):
@@ -115,7 +118,8 @@ def test_a_recent_mood_crisis_goes_on_the_worklist_an_old_one_does_not(client, d
     assert report.triage_level == "emergency"
     mood["authored"] = (timezone.localdate() - dt.timedelta(days=200)).isoformat()
     for resource in entries(bundle, "Patient"):
-        resource["identifier"] = []  # the first import took the record number
+        resource["identifier"] = []  # the first import took the record number, and the name
+        resource["name"][0]["given"] = ["Chlo\u00e9"]
     older = importer.import_bundle(bundle, clinic, importer_user)
     assert MoodAssessment.objects.get(patient=older).item9 == 2
     assert not SymptomReport.objects.filter(patient=older).exists()
@@ -249,3 +253,169 @@ def test_every_resource_of_everything_reads_back_by_its_id(client, demo, name):
         response, read = get(client, None, f"{BASE}{resource['resourceType']}/{resource['id']}")
         assert response.status_code == 200, resource["id"]
         assert read == resource
+
+
+# --- what the review of the import asked for ------------------------------------------------------
+
+
+def test_an_imported_open_course_authorises_nothing_until_screened_here(client, demo, elsewhere):
+    from isoguard.core.vocabulary import Action
+    from isoguard.courses.programme_services import engine_decision
+
+    clinic, importer_user = elsewhere
+    patient = importer.import_bundle(exported(client, demo["ben"]), clinic, importer_user)
+    course = patient.courses.get()
+    assert course.awaiting_screening
+    for action in (Action.PRESCRIBE, Action.DISPENSE, Action.START_COURSE):
+        decision = engine_decision(course, action, timezone.now())
+        assert not decision.allowed and decision.dispense_by is None
+        assert decision.findings[0].rule == "screened_here"
+        assert "screen the patient" in decision.findings[0].message
+
+
+def entry_of(bundle: dict, kind: str, test=lambda r: True) -> tuple[int, dict]:
+    return next(
+        (i, e["resource"]) for i, e in enumerate(bundle["entry"])
+        if e["resource"]["resourceType"] == kind and test(e["resource"])
+    )  # fmt: skip
+
+
+def refused(bundle: dict, elsewhere) -> dict:
+    clinic, importer_user = elsewhere
+    before = Patient.objects.count()
+    with pytest.raises(ValidationError) as caught:
+        importer.import_bundle(bundle, clinic, importer_user)
+    assert Patient.objects.count() == before
+    return caught.value.message_dict
+
+
+def test_a_date_in_the_future_is_refused(client, demo, elsewhere):
+    bundle = exported(client, demo["alice"])
+    index, test = entry_of(bundle, "Observation", lambda r: r["id"].startswith("pregnancy"))
+    test["effectiveDateTime"] = (timezone.localdate() + dt.timedelta(days=20)).isoformat()
+    errors = refused(bundle, elsewhere)
+    assert "in the future" in errors[f"Bundle.entry[{index}].resource.effectiveDateTime"][0]
+
+
+def test_entries_that_are_not_current_facts_are_skipped_with_a_warning(client, demo, elsewhere):
+    alice = demo["alice"]
+    Allergy.objects.create(patient=alice, substance="latex", recorded_on=dt.date(2026, 1, 5),
+                           recorded_by=user("dr.rivera"))  # fmt: skip
+    bundle = exported(client, alice)
+    c, consent = entry_of(bundle, "Consent")
+    consent["status"] = "rejected"
+    o, test = entry_of(bundle, "Observation", lambda r: r["id"].startswith("pregnancy"))
+    test["status"] = "entered-in-error"
+    q, answer = entry_of(bundle, "QuestionnaireResponse")
+    answer["status"] = "in-progress"
+    d, fill = entry_of(bundle, "MedicationDispense")
+    fill["status"] = "declined"
+    a, allergy = entry_of(bundle, "AllergyIntolerance")
+    allergy["verificationStatus"] = {"coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+        "code": "refuted"}]}  # fmt: skip
+    clinic, importer_user = elsewhere
+    client.force_login(importer_user)
+    response = client.post(BASE, json.dumps(bundle), content_type="application/fhir+json")
+    assert response.status_code == 200, response.content
+    answers = response.json()["entry"]
+    for index in (c, o, q, d, a):
+        assert answers[index]["response"]["status"] == "200 OK", index
+        assert answers[index]["response"]["outcome"]["issue"][0]["severity"] == "warning"
+    copy_ = Patient.objects.get(clinic=clinic)
+    assert copy_.allergies.count() == 0
+    # The declined fill is not a fill: its prescription arrives cancelled.
+    rx_ref = fill["authorizingPrescription"][0]["reference"]
+    rx_index = next(i for i, e in enumerate(bundle["entry"]) if e["fullUrl"].endswith(rx_ref))
+    rx_id = answers[rx_index]["response"]["location"].split("-")[-1]
+    assert Prescription.objects.get(pk=rx_id).cancelled_at is not None
+
+
+def test_a_minors_consent_without_a_guardian_is_not_imported(client, demo, elsewhere):
+    bundle = exported(client, demo["chloe"])
+    for consent in entries(bundle, "Consent"):
+        consent["performer"] = [p for p in consent["performer"] if "reference" in p]
+    clinic, importer_user = elsewhere
+    patient = importer.import_bundle(bundle, clinic, importer_user)
+    assert not patient.courses.get().consents.exists()
+
+
+def test_fills_are_checked_against_their_prescription_and_days_are_days(client, demo, elsewhere):
+    bundle = exported(client, demo["alice"])
+    index, fill = entry_of(bundle, "MedicationDispense")
+    fill["daysSupply"] = {"value": 4, "unit": "wk", "system": "http://unitsofmeasure.org",
+                          "code": "wk"}  # fmt: skip
+    assert (
+        "expected days"
+        in refused(bundle, elsewhere)[f"Bundle.entry[{index}].resource.daysSupply"][0]
+    )
+    bundle = exported(client, demo["alice"])
+    index, fill = entry_of(bundle, "MedicationDispense")
+    fill["quantity"]["value"] = 9999
+    assert (
+        "more than the prescription"
+        in refused(bundle, elsewhere)[f"Bundle.entry[{index}].resource.quantity"][0]
+    )
+    bundle = exported(client, demo["alice"])
+    index, fill = entry_of(bundle, "MedicationDispense")
+    fill["whenHandedOver"] = "2020-01-01"
+    assert (
+        "before the prescription"
+        in refused(bundle, elsewhere)[f"Bundle.entry[{index}].resource.whenHandedOver"][0]
+    )
+
+
+def test_the_same_person_twice_is_refused(client, demo, elsewhere):
+    bundle = exported(client, demo["alice"])
+    clinic, importer_user = elsewhere
+    importer.import_bundle(bundle, clinic, importer_user)
+    for resource in entries(bundle, "Patient"):
+        resource["identifier"] = []
+    assert "already a patient here" in refused(bundle, elsewhere)["Bundle.entry[0].resource"][0]
+
+
+def test_a_performer_named_only_by_display_is_no_server_error(client, demo, elsewhere):
+    bundle = exported(client, demo["alice"])
+    _, fill = entry_of(bundle, "MedicationDispense")
+    fill["performer"] = [{"actor": {"display": "Main Street Pharmacy"}}]
+    clinic, importer_user = elsewhere
+    patient = importer.import_bundle(bundle, clinic, importer_user)
+    assert Prescription.objects.filter(course__patient=patient, dispense__isnull=False).exists()
+
+
+def test_a_care_plan_whose_status_contradicts_its_course_status_is_refused(client, demo, elsewhere):
+    bundle = exported(client, demo["alice"])
+    index, plan = entry_of(bundle, "CarePlan")
+    plan["status"] = "revoked"  # while its category says active
+    assert "contradicts" in refused(bundle, elsewhere)[f"Bundle.entry[{index}].resource.status"][0]
+
+
+def test_nobody_active_joins_an_external_organisation(db):
+    from isoguard.accounts.models import User
+
+    outside = Organisation.objects.create(name="X (imported)", kind="pharmacy",
+                                          jurisdiction="US", external=True)  # fmt: skip
+    with pytest.raises(ValidationError, match="external"):
+        User(username="pharm.x", role="pharmacist", organisation=outside).full_clean(
+            exclude=["password"]
+        )
+
+
+def test_an_imported_course_enrolled_before_screening_is_still_the_one_screening_starts(
+    client, demo, elsewhere
+):
+    from isoguard.screenings.services import course_start_from_screening, screening_run
+
+    clinic, importer_user = elsewhere
+    patient = importer.import_bundle(exported(client, demo["ben"]), clinic, importer_user)
+    course = patient.courses.get()
+    Course.objects.filter(pk=course.pk).update(status="enrolled")  # enrolled here first
+    screening = screening_run(user=importer_user, patient_id=patient.pk, fields={
+        "diagnosis": "severe_recalcitrant_nodular_acne",
+        "failed_treatments": ["oral_doxycycline"], "can_become_pregnant": False,
+    })  # fmt: skip
+    started = course_start_from_screening(
+        user=importer_user, screening_id=screening.pk, product=course.product,
+        acknowledge_cautions=True,
+    )  # fmt: skip
+    assert started.pk == course.pk and not started.awaiting_screening

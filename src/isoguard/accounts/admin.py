@@ -11,8 +11,8 @@ from isoguard.audit.admin_audit import AuditedAdminMixin
 
 @admin.register(Organisation)
 class OrganisationAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "kind", "jurisdiction", "phone"]
-    list_filter = ["kind", "jurisdiction"]
+    list_display = ["name", "kind", "jurisdiction", "phone", "external"]
+    list_filter = ["kind", "jurisdiction", "external"]
     search_fields = ["name"]
 
 

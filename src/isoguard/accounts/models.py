@@ -94,6 +94,11 @@ class User(AbstractUser):
             and self.role != Role.ADMINISTRATOR
         ):
             raise ValidationError({"organisation": f"A {self.role} belongs to no organisation."})
+        if self.organisation is not None and self.organisation.external and self.is_active:
+            raise ValidationError(
+                {"organisation": "An external organisation (known only from an imported "
+                 "history) has no active members."}
+            )  # fmt: skip
         if expected is not None:
             if self.organisation is None:
                 raise ValidationError(

@@ -51,6 +51,11 @@ class Course(models.Model):
         default=120, validators=[MinValueValidator(60), MaxValueValidator(220)]
     )
     stopped_reason = models.TextField(blank=True)
+    awaiting_screening = models.BooleanField(
+        default=False,
+        help_text="imported open from another system: nothing is authorised until the patient "
+        "is screened here and the course started from that screening",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

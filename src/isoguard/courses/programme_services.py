@@ -16,7 +16,7 @@ from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
 from isoguard.core import model
 from isoguard.core.programs import decision_to_dict, evaluate
-from isoguard.core.vocabulary import Action, Role, RulePack
+from isoguard.core.vocabulary import Action, FindingStatus, Role, RulePack
 from isoguard.courses.convert import course_record
 from isoguard.courses.models import (
     Course,
@@ -43,11 +43,28 @@ def engine_decision(
         record = dataclasses.replace(record, events=(*record.events, *extra))
     # A pack that counts days in "local" time counts them in the clinic's zone, not UTC's: a
     # prescription that expired at midnight in Berlin is expired at 00:30 there.
-    return evaluate(
+    decision = evaluate(
         record, action, timezone.localtime(as_of), pack=course.rule_pack,
         settings=settings.ISOGUARD_PACK_SETTINGS.get(course.rule_pack, {}),
         pack_starts=pack_starts(),
     )  # fmt: skip
+    if course.awaiting_screening:  # imported open: another system's checks do not count here
+        return dataclasses.replace(
+            decision, allowed=False, dispense_by=None,
+            findings=(NOT_SCREENED_HERE, *decision.findings),
+        )  # fmt: skip
+    return decision
+
+
+NOT_SCREENED_HERE = model.Finding(
+    rule="screened_here",
+    status=FindingStatus.UNMET,
+    message="This course was imported from another system and the patient has not been "
+    "screened here: screen the patient, then start the course from that screening to go on "
+    "with it (its history is kept).",
+    source="isoguard policy: an imported course is not authorised on another system's checks "
+    "(docs/integration.md, Import)",
+)
 
 
 def decision_store(

@@ -20,7 +20,7 @@ from isoguard.core.knowledge.screening_data import load_screening
 from isoguard.core.screening import Outcome, screen
 from isoguard.core.screening_input import screening_input_from_dict
 from isoguard.core.vocabulary import CourseStatus, Jurisdiction, Role, RulePack
-from isoguard.courses.models import Course
+from isoguard.courses.models import OPEN_STATUSES, Course
 from isoguard.courses.programme_services import pack_starts
 from isoguard.patients.access import patient_for, require_role
 from isoguard.patients.models import Allergy, CurrentMedicine, Patient
@@ -169,6 +169,7 @@ def course_start_from_screening(
         course.rule_pack = rule_pack_for(patient.jurisdiction, today)
         course.prescriber = user
         course.indication_icd10 = _indication_code(screening)
+        course.awaiting_screening = False  # an imported course goes on, screened here
         course.full_clean()
         course.save()
         screening.course = course
@@ -202,6 +203,9 @@ def _check_drug_free_interval(patient: Patient, today: dt.date) -> None:
 def _open_or_new_course(patient: Patient, user: User) -> Course:
     # Lock the patient's courses so that two clicks cannot open two courses at once.
     courses = Course.objects.select_for_update().filter(patient=patient)
+    imported = courses.filter(awaiting_screening=True, status__in=OPEN_STATUSES).first()
+    if imported is not None:  # an imported course goes on once screened here (importer.py)
+        return imported
     open_course = courses.filter(status__in=[CourseStatus.ENROLLED, CourseStatus.ACTIVE]).first()
     if open_course is not None:
         raise ValidationError(

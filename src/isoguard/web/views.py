@@ -101,7 +101,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 **course_selectors.patient_record(patient, today=timezone.localdate()),
             )
     elif role == Role.ADMINISTRATOR:
-        context["organisations"] = Organisation.objects.all()
+        context["organisations"] = Organisation.objects.filter(external=False)
         context["user_count"] = User.objects.count()
     return render(request, HOME_TEMPLATES[role], context)
 

@@ -45,6 +45,7 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError as PydanticValidationError
 
 from isoguard.accounts.models import Organisation, User
+from isoguard.audit.services import audit_record
 from isoguard.core.knowledge.codes import load_codes
 from isoguard.core.knowledge.packs import load_packs
 from isoguard.core.knowledge.products import load_catalogue
@@ -71,6 +72,7 @@ from isoguard.courses.models import (
 )
 from isoguard.courses.mood_services import worklist_report
 from isoguard.interop.fhir.mapping import (
+    CARE_PLAN_STATUS,
     CONSENT_KIND,
     COURSE_NUMBER,
     COURSE_STATUS,
@@ -156,16 +158,65 @@ def _codes(concept: Any, system: str) -> list[str]:
     )
 
 
-def _day(value: Any, where: str) -> dt.date:
+def _day(value: Any, where: str, *, future: bool = False) -> dt.date:
+    """A date of the history; one after today is refused (the rules would count it as done on
+    that day), unless `future` (a last day to fill)."""
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    raise _invalid(where, "a date is required")
+        day = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        raise _invalid(where, "a date is required")
+    if not future and day > timezone.localdate():
+        raise _invalid(where, f"{day.isoformat()} is in the future")
+    return day
 
 
-def _optional_day(value: Any, where: str) -> dt.date | None:
-    return None if value is None else _day(value, where)
+def _optional_day(value: Any, where: str, *, future: bool = False) -> dt.date | None:
+    return None if value is None else _day(value, where, future=future)
+
+
+def _days(value: Any, where: str) -> int:
+    """A duration in days: UCUM `d` (or the unit spelled d, day or days)."""
+    if value is not None and value.value is not None:
+        unit = (value.code or value.unit or "").strip().lower()
+        if unit not in ("d", "day", "days"):
+            raise _invalid(where, f"expected days (UCUM code d), got {unit or 'no unit'!r}")
+    return _quantity(value, where)
+
+
+# Which entries are facts to import, by their status; the others are skipped with a warning.
+# (R4 status codes: a result entered in error, a declined fill or a rejected consent is not one.)
+IMPORTED_STATUS = {
+    "Observation": ("final", "amended", "corrected"),
+    "QuestionnaireResponse": ("completed", "amended"),
+    "MedicationDispense": ("completed",),
+    "Consent": ("active",),
+}
+NOT_CURRENT = {"inactive", "resolved", "remission", "refuted", "entered-in-error"}
+
+
+def _skip_reason(kind: str, resource: Any) -> str | None:
+    """Why this entry is not a fact to import, or None."""
+    status = getattr(resource, "status", None)
+    if kind in IMPORTED_STATUS and status not in IMPORTED_STATUS[kind]:
+        allowed = ", ".join(IMPORTED_STATUS[kind])
+        return f"status {status!r} is not imported (only {allowed})"
+    if kind == "Consent" and resource.provision is not None and resource.provision.type not in (
+        None, "permit",
+    ):  # fmt: skip
+        return "a consent that denies is not imported"
+    if kind in ("Condition", "AllergyIntolerance"):
+        codes = {
+            c.code
+            for concept in (resource.clinicalStatus, resource.verificationStatus) if concept
+            for c in concept.coding or []
+        }  # fmt: skip
+        if codes & NOT_CURRENT:
+            return f"not current ({', '.join(sorted(codes & NOT_CURRENT))}): not imported"
+    if status == "entered-in-error":
+        return "entered in error: not imported"
+    return None
 
 
 def _extension(resource: Any, url: str) -> Any:
@@ -216,6 +267,7 @@ class _Reader:
         self.now = timezone.now()
         self.validity_end: dict[int, Any] = {}  # prescription pk -> the last day to fill it
         self.by_index: dict[int, Any] = {}
+        self.pregnancy_codes = {c.loinc for c in load_codes().pregnancy_tests if not c.quantitative}
 
     @staticmethod
     def _names(entry: Any) -> list[str]:
@@ -233,6 +285,13 @@ class _Reader:
         self.by_index[index] = row
         kind = self.kinds[index]
         self.counts[kind] = self.counts.get(kind, 0) + 1
+        # Where each row came from, in the audit trail: imported, by whom, from which entry.
+        audit_record(
+            actor=self.user, action="fhir_import", obj=row,
+            patient_id=getattr(self, "patient_row", row).pk,
+            detail={"entry": index, "fullUrl": self.entries[index].fullUrl or "",
+                    "source_id": getattr(self.entries[index].resource, "id", None)},
+        )  # fmt: skip
 
     def row(self, reference: Any, kind: type, where: str, *, required: bool = True) -> Any:
         """The row an entry of this Bundle became, by its reference; 400 if there is none."""
@@ -265,8 +324,13 @@ class _Reader:
         with transaction.atomic():
             for kind in ORDER:
                 for index, entry in enumerate(self.entries):
-                    if self.kinds[index] == kind:
-                        readers[kind](index, entry.resource, f"Bundle.entry[{index}].resource")
+                    if self.kinds[index] != kind:
+                        continue
+                    skip = _skip_reason(kind, entry.resource) if kind != "Patient" else None
+                    if skip:
+                        self.notes[index] = skip
+                        continue
+                    readers[kind](index, entry.resource, f"Bundle.entry[{index}].resource")
             self._cancel_unfilled()
         for index, kind in enumerate(self.kinds):
             if kind not in readers:
@@ -295,13 +359,21 @@ class _Reader:
         number = numbers[0] if numbers else ""
         if number and Patient.objects.filter(clinic=clinic, clinic_record_number=number).exists():
             raise _invalid(f"{where}.identifier", f"record number {number!r} is already used here")
+        birth_date = _day(resource.birthDate, f"{where}.birthDate")
+        twin = Patient.objects.filter(
+            clinic=clinic, family_name__iexact=family.strip(), given_name__iexact=given.strip(),
+            birth_date=birth_date,
+        ).first()  # fmt: skip
+        if twin is not None:
+            raise _invalid(where, f"{given} {family}, born {birth_date}, is already a patient here "
+                           f"(Patient/patient-{twin.pk}): add to that record instead")  # fmt: skip
         telecom = {t.system: t.value for t in (resource.telecom or []) if t.value}
         country = next((a.country for a in (resource.address or []) if a.country), "")
         patient = Patient(
             clinic=clinic,
             given_name=given,
             family_name=family,
-            birth_date=_day(resource.birthDate, f"{where}.birthDate"),
+            birth_date=birth_date,
             administrative_gender=gender,
             jurisdiction=clinic.jurisdiction,
             clinic_record_number=number,
@@ -417,16 +489,13 @@ class _Reader:
         statuses = [
             c for concept in resource.category or [] for c in _codes(concept, COURSE_STATUS)
         ]
-        status = (
-            statuses[0]
-            if statuses
-            else {
-                "draft": "screening",
-                "active": "active",
-                "completed": "completed",
-                "revoked": "stopped",
-            }.get(resource.status)
-        )
+        plan_status = "active" if resource.status == "on-hold" else resource.status
+        from_plan = {"draft": "screening", "active": "active", "completed": "completed",
+                     "revoked": "stopped"}.get(plan_status)  # fmt: skip
+        status = statuses[0] if statuses else from_plan
+        if statuses and CARE_PLAN_STATUS.get(statuses[0]) != plan_status:
+            raise _invalid(f"{where}.status", f"{resource.status!r} contradicts the course status "
+                           f"{statuses[0]!r} of its category")  # fmt: skip
         if status not in CourseStatus.__members__.values():
             raise _invalid(f"{where}.status", "expected draft, active, completed or revoked")
         detail = (resource.activity or [None])[0]
@@ -484,6 +553,8 @@ class _Reader:
                 f"{where}.status",
                 "at most one course may be open (not completed or stopped); this Bundle has two",
             )
+        if status in OPEN_STATUSES:
+            course.awaiting_screening = True
         if status in OPEN_STATUSES and status != CourseStatus.SCREENING:
             course.status = CourseStatus.SCREENING
             self.notes[index] = (
@@ -530,7 +601,7 @@ class _Reader:
             course=course,
             prescriber=self._external(resource.requester, Role.PRESCRIBER, f"{where}.requester"),
             written_on=_day(resource.authoredOn, f"{where}.authoredOn"),
-            days_supply=_quantity(
+            days_supply=_days(
                 request.expectedSupplyDuration, f"{where}.dispenseRequest.expectedSupplyDuration"
             ),
             refills=request.numberOfRepeatsAllowed or 0,
@@ -551,7 +622,7 @@ class _Reader:
         if hasattr(rx, "dispense"):
             raise _invalid(f"{where}.authorizingPrescription", "that prescription is filled twice")
         actors = {
-            getattr(p.actor, "reference", "").split("/")[0]: p.actor
+            (getattr(p.actor, "reference", None) or "").split("/")[0]: p.actor
             for p in resource.performer or []
         }
         pharmacy = self._external_organisation(
@@ -564,18 +635,29 @@ class _Reader:
             pharmacist.organisation = pharmacy
             pharmacist.save(update_fields=["organisation"])
         end = self.validity_end.get(rx.pk)
+        handed_over = _day(resource.whenHandedOver, f"{where}.whenHandedOver")
+        if handed_over < rx.written_on:
+            raise _invalid(f"{where}.whenHandedOver", f"{handed_over} is before the prescription "
+                           f"was written ({rx.written_on})")  # fmt: skip
+        days = _days(resource.daysSupply, f"{where}.daysSupply")
+        quantity = _quantity(resource.quantity, f"{where}.quantity")
+        if days > rx.days_supply or quantity > rx.quantity:
+            raise _invalid(f"{where}.quantity", f"{quantity} capsules for {days} days is more than "
+                           f"the prescription's {rx.quantity} for {rx.days_supply}")  # fmt: skip
         row = Dispense(
             prescription=rx,
-            dispensed_on=_day(resource.whenHandedOver, f"{where}.whenHandedOver"),
-            days_supply=_quantity(resource.daysSupply, f"{where}.daysSupply"),
-            quantity=_quantity(resource.quantity, f"{where}.quantity"),
+            dispensed_on=handed_over,
+            days_supply=days,
+            quantity=quantity,
             pharmacist=pharmacist,
             pharmacy=pharmacy,
             rma_number=next(
                 (i.value for i in resource.identifier or [] if i.system == RMA_NUMBER and i.value),
                 "",
             ),
-            external_do_not_dispense_after=_optional_day(end, f"{where}.authorizingPrescription"),
+            external_do_not_dispense_after=_optional_day(
+                end, f"{where}.authorizingPrescription", future=True
+            ),
         )
         self._save(row, where)
         rx.dispense = row
@@ -616,6 +698,12 @@ class _Reader:
             ),
             recorded_by=self.user,
         )
+        if self.patient_row.age_on(row.signed_on) < 18 and not row.guardian_signed:
+            self.notes[index] = (
+                "signed before 18 without a parent or guardian (programs.md 1.2): not imported; "
+                "record it again with the guardian"
+            )
+            return
         if not row.document_version:
             raise _invalid(
                 f"{where}.policyRule", "the document version is required (policyRule.text)"
@@ -627,7 +715,7 @@ class _Reader:
         self._subject(resource, where)
         course = self._course_of(resource, where, required=False)
         codes = _codes(resource.code, LOINC)
-        pregnancy_codes = {c.loinc for c in load_codes().pregnancy_tests if not c.quantitative}
+        pregnancy_codes = self.pregnancy_codes
         lab_codes = {c.loinc: c.test for c in load_codes().lab_tests}
         if any(c in pregnancy_codes for c in codes):
             row: PregnancyTest | LabResult = self._pregnancy_test(resource, where)
@@ -673,7 +761,7 @@ class _Reader:
             specimen_date=_day(resource.effectiveDateTime, f"{where}.effectiveDateTime"),
             result=results[0],
             setting=test_settings[0],
-            loinc_code=_codes(resource.code, LOINC)[0],
+            loinc_code=next(c for c in _codes(resource.code, LOINC) if c in self.pregnancy_codes),
             recorded_by=self.user,
         )
 
