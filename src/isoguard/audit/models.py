@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class AuditEvent(models.Model):
@@ -11,7 +12,8 @@ class AuditEvent(models.Model):
         ALLOWED = "allowed", "allowed"
         REFUSED = "refused", "refused"
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set when the event is made (not on save), because it is part of the hashed content.
+    at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -29,6 +31,11 @@ class AuditEvent(models.Model):
     )
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     path = models.CharField(max_length=300, blank=True)
+    # The hash chain (audit/chain.py): the event's place, the hash before it, and its own hash
+    # over its canonical content and `prev_hash`. Null only for events from before the chain.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -38,3 +45,15 @@ class AuditEvent(models.Model):
             f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action} "
             f"{self.object_type}:{self.object_id} {self.outcome}"
         )
+
+
+class AuditChainHead(models.Model):
+    """One row: the last event's place and hash. Updating it first in the transaction that
+    appends an event serialises appends (a row lock on PostgreSQL, the write lock on SQLite), so
+    two requests never chain to the same event."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"audit chain head: {self.seq} {self.hash[:12]}"

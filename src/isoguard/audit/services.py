@@ -1,4 +1,5 @@
-"""Writing to the audit trail. Call these in the same transaction as the change they record."""
+"""Writing to the audit trail. Call these in the same transaction as the change they record:
+each event is chained to the one before it there (audit/chain.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
+from isoguard.audit.chain import append
 from isoguard.audit.models import AuditEvent
 
 
@@ -28,7 +30,7 @@ def audit_record(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         actor=actor if authenticated else None,
         actor_username=actor.get_username() if authenticated else "",
         action=action,
@@ -41,6 +43,7 @@ def audit_record(
         ip_address=request.META.get("REMOTE_ADDR") if request is not None else None,
         path=_text(request.path)[:300] if request is not None else "",
     )
+    return append(event)
 
 
 def _text(value: str) -> str:
