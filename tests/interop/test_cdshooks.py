@@ -272,6 +272,14 @@ def test_a_replayed_token_is_refused(client, demo):
     body = order_sign(medication_request(*AMOXICILLIN))
     assert post(client, url, body, bearer).status_code == 200
     assert outcome_of(post(client, url, body, bearer), 401)["diagnostics"].endswith("replay)")
+    # Kept in the database, not in a process's memory: another worker or server refuses it too.
+    from django.core.cache import cache
+
+    from isoguard.interop.cdshooks.models import SeenToken
+
+    cache.clear()
+    assert SeenToken.objects.count() == 1
+    assert outcome_of(post(client, url, body, bearer), 401)["diagnostics"].endswith("replay)")
 
 
 def test_a_token_for_another_service_is_refused(client, demo):

@@ -6,9 +6,9 @@ public keys configured for that issuer, its `aud` is the exact URL called, and i
 `iat` and `jti`; a `jti` seen before (within the token's life) is refused as a replay.
 
 Keys are configured locally only: a `jku` in the header is never fetched (the spec asks services
-not to fetch arbitrary JWKS URLs; fetching from an allow-listed `jku` is a later increment). The
-replay cache is Django's cache, so with the default per-process cache a replay through another
-worker process is not caught; configure a shared cache in production.
+not to fetch arbitrary JWKS URLs; fetching from an allow-listed `jku` is a later increment). Used
+tokens are kept in the database (`SeenToken`) until they expire, so a replay to another worker or
+app server is refused as well.
 
 An issuer may also list `fhir_servers`: the base URLs of its FHIR servers that isoguard may read
 when a call leaves out a prefetch key (fhirserver.py). A `fhirServer` not on that list is never
@@ -17,6 +17,7 @@ contacted, so a caller cannot make isoguard send requests (with a token) to a ho
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import time
@@ -29,7 +30,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 ALGORITHMS = ("ES384", "RS384", "ES256")
 CURVES = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1}
@@ -241,6 +243,20 @@ def authenticate(authorization: str | None, audience: str) -> Client:
         raise AuthError("the token lives too long (at most one hour)")
     remaining = int(claims["exp"] - time.time()) + LEEWAY_SECONDS
     seen = hashlib.sha256(json.dumps([iss, str(claims["jti"])]).encode()).hexdigest()
-    if not cache.add(f"cdshooks:jti:{seen}", 1, timeout=max(remaining, 1)):
+    if not _first_use(seen, max(remaining, 1)):
         raise AuthError("the token was used before (jti replay)")
     return Client(issuer, claims)
+
+
+def _first_use(key: str, seconds: int) -> bool:
+    """Record the token as used; False if it was (by any process: the unique key decides)."""
+    from isoguard.interop.cdshooks.models import SeenToken
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            SeenToken.objects.filter(expires_at__lt=now).delete()
+            SeenToken.objects.create(key=key, expires_at=now + dt.timedelta(seconds=seconds))
+    except IntegrityError:
+        return False
+    return True

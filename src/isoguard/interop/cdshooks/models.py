@@ -31,3 +31,13 @@ class CardFeedback(models.Model):
                 name="card_feedback_outcome_valid",
             )
         ]
+
+
+class SeenToken(models.Model):
+    """A JWT already used (its issuer and jti, hashed), until it expires: a replay is refused.
+
+    In the database, not a per-process cache, so a token replayed to another worker or another
+    app server behind the load balancer is refused too."""
+
+    key = models.CharField(max_length=64, unique=True, help_text="sha256 of [iss, jti]")
+    expires_at = models.DateTimeField(db_index=True)
