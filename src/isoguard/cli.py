@@ -234,7 +234,8 @@ CORE_COMMANDS: dict[str, Callable[[list[str]], None]] = {
 def main(argv: list[str] | None = None) -> int:
     """Run the isoguard command line and return its exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] in CORE_COMMANDS:
+    deploy_check = args[:1] == ["check"] and "--deploy" in args  # Django's, not the scenarios'
+    if args and args[0] in CORE_COMMANDS and not deploy_check:
         try:
             CORE_COMMANDS[args[0]](args[1:])
         except CliError as error:

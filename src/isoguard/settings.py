@@ -63,6 +63,16 @@ def env_days(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
+def env_int(name: str, default: int, low: int, high: int, unit: str) -> int:
+    """Read a whole number of `unit` in [low, high], naming the variable when it is not."""
+    raw = os.environ.get(name, "") or str(default)
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a whole number of {unit}, {low} to {high}"
+        )
+    return int(raw)
+
+
 def env_port(name: str, default: int) -> int:
     raw = os.environ.get(name, "") or str(default)
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
@@ -240,17 +250,28 @@ INSTALLED_APPS = [
     "isoguard.reminders",
     "isoguard.interop.cdshooks",
     "isoguard.web",
+    "isoguard.operations",
+    "axes",  # login throttling and lockout (docs/security.md)
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "isoguard.security",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "isoguard.operations.middleware.RequestSizeLimitMiddleware",
+    "isoguard.security.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "isoguard.operations.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "isoguard.security.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the login page's message
 ]
 
 ROOT_URLCONF = "isoguard.urls"
@@ -305,9 +326,31 @@ def sqlite_options() -> dict[str, object]:
 
 
 DATABASES = {"default": database_config()}
+# A read replica of DATABASE_URL for the exports (operations/routers.py, docs/deployment.md).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], conn_max_age=60, conn_health_checks=True
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["isoguard.operations.routers.ReportsRouter"]
+ISOGUARD_USE_REPLICA = "replica" in DATABASES
+
+# Request bodies: 413 over these (operations/middleware.py); Django's own limit matches the larger.
+ISOGUARD_MAX_REQUEST_BYTES = env_int(
+    "ISOGUARD_MAX_REQUEST_BYTES", 1_000_000, 10_000, 100_000_000, "bytes"
+)
+ISOGUARD_MAX_IMPORT_BYTES = env_int(
+    "ISOGUARD_MAX_IMPORT_BYTES", 10_000_000, 10_000, 500_000_000, "bytes"
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(ISOGUARD_MAX_REQUEST_BYTES, ISOGUARD_MAX_IMPORT_BYTES)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# Axes first: it refuses a locked-out username and address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -325,13 +368,69 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = 60 * 60 * 8
-SESSION_COOKIE_SECURE = env_bool("ISOGUARD_SECURE_COOKIES", False)
+# Accounts under attack (docs/security.md). ISOGUARD_HTTPS is on for a real deployment: unless
+# DEBUG is on or every allowed host is this machine (`make run` serves http://127.0.0.1:8000),
+# cookies go over HTTPS only, http:// is redirected to https:// and HSTS is sent. Each can be set
+# on its own.
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+ISOGUARD_HTTPS = env_bool("ISOGUARD_HTTPS", not DEBUG and not set(ALLOWED_HOSTS) <= LOOPBACK_HOSTS)
+SESSION_COOKIE_SECURE = env_bool("ISOGUARD_SECURE_COOKIES", ISOGUARD_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("ISOGUARD_SSL_REDIRECT", ISOGUARD_HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's health check may use plain HTTP
+SECURE_HSTS_SECONDS = env_int(
+    "ISOGUARD_HSTS_SECONDS", 31_536_000 if ISOGUARD_HTTPS else 0, 0, 63_072_000, "seconds"
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("ISOGUARD_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("ISOGUARD_HSTS_PRELOAD", True)
+# Behind a reverse proxy that terminates HTTPS: trust its X-Forwarded-Proto, and take the client's
+# address for the login lockout from the last X-Forwarded-For entry (the one the proxy added).
+ISOGUARD_BEHIND_PROXY = env_bool("ISOGUARD_BEHIND_PROXY", False)
+if ISOGUARD_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 60 * 60 * env_int("ISOGUARD_SESSION_HOURS", 8, 1, 24, "hours")
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sent on every response (isoguard.security.middleware): isoguard's own scripts, styles and
+# images only. The hashes allow three fixed inline snippets and nothing else: htmx's indicator
+# <style>, the summary's onclick="window.print()" and the narrow card's style="max-width: 28rem".
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-hashes' 'sha256-MguIPR6qNR8D3B+eAlK+bIRTZe8t3wkOY4B/56Me9FU='",
+        "style-src 'self' 'unsafe-hashes' 'sha256-faU7yAF8NxuMTNEwVmBz+VcYeIoBQ2EMHW3WaVxCvnk=' "
+        "'sha256-c2Etb1eK7wQQ0oa18JGfgpIMNKeYFNZKLYMMFFTSyuE='",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+# Login lockout (django-axes): a username is locked out from one address after
+# ISOGUARD_LOGIN_FAILURE_LIMIT wrong passwords in a row, for ISOGUARD_LOGIN_COOLOFF_MINUTES;
+# `isoguard axes_reset_username NAME` unlocks it sooner. A good password clears the count.
+AXES_FAILURE_LIMIT = env_int("ISOGUARD_LOGIN_FAILURE_LIMIT", 5, 1, 100, "failed log-ins")
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=env_int("ISOGUARD_LOGIN_COOLOFF_MINUTES", 15, 1, 1440, "minutes")
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the time shown on the page holds
+AXES_DISABLE_ACCESS_LOG = True  # the audit trail records every log-in and log-out
+AXES_LOCKOUT_CALLABLE = "isoguard.security.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "isoguard.security.lockout.client_ip"
+AXES_VERBOSE = False
+
+# Two-factor login (django-otp, TOTP): optional for staff, or required with this setting.
+ISOGUARD_REQUIRE_2FA_FOR_STAFF = env_bool("ISOGUARD_REQUIRE_2FA_FOR_STAFF", False)
+OTP_TOTP_ISSUER = "isoguard"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = env_choice(

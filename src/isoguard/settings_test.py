@@ -19,3 +19,15 @@ WHITENOISE_USE_FINDERS = True
 # connections of their own, with WAL and the busy timeout, as the server does.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-isoguard.sqlite3")}  # noqa: F405
+
+# The test client and the browser tests' live server speak plain HTTP, whatever
+# ISOGUARD_ALLOWED_HOSTS the shell has; tests/accounts/test_security.py checks the HTTPS settings
+# in a fresh process with the production environment.
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+
+# A "replica" that is a second connection to the test database, for the read-replica test only
+# (ISOGUARD_USE_REPLICA stays off unless a test turns it on).
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405

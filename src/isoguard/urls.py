@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from isoguard.api.v1 import api
+from isoguard.security import views as security_views
 from isoguard.web import (
     checklist_views,
     dosing_views,
@@ -73,6 +74,8 @@ urlpatterns = [
     ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/", security_views.verify, name="two_factor_verify"),
+    path("accounts/security/", security_views.account, name="account_security"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

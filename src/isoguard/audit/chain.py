@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import F
 
 from isoguard.audit.models import AuditChainHead, AuditEvent
@@ -63,18 +63,20 @@ def event_hash(prev_hash: str, event: AuditEvent) -> str:
 
 def append(event: AuditEvent) -> AuditEvent:
     """Chain and save `event` (unsaved), in the caller's transaction (or its own)."""
-    with transaction.atomic():
+    db = router.db_for_write(AuditEvent)  # the primary, even for a read replica's report
+    heads = AuditChainHead.objects.using(db)
+    with transaction.atomic(using=db):
         # The UPDATE takes the head's lock before anything is read, so appends queue here.
-        moved = AuditChainHead.objects.filter(pk=HEAD_PK).update(seq=F("seq") + 1)
+        moved = heads.filter(pk=HEAD_PK).update(seq=F("seq") + 1)
         if not moved:
-            AuditChainHead.objects.get_or_create(pk=HEAD_PK, defaults={"seq": 0, "hash": GENESIS})
-            AuditChainHead.objects.filter(pk=HEAD_PK).update(seq=F("seq") + 1)
-        head = AuditChainHead.objects.get(pk=HEAD_PK)
+            heads.get_or_create(pk=HEAD_PK, defaults={"seq": 0, "hash": GENESIS})
+            heads.filter(pk=HEAD_PK).update(seq=F("seq") + 1)
+        head = heads.get(pk=HEAD_PK)
         event.seq, event.prev_hash = head.seq, head.hash
         event.detail = json.loads(json.dumps(event.detail))  # as it will read back
         event.hash = event_hash(head.hash, event)
-        event.save()
-        AuditChainHead.objects.filter(pk=HEAD_PK).update(hash=event.hash)
+        event.save(using=db)
+        heads.filter(pk=HEAD_PK).update(hash=event.hash)
     return event
 
 

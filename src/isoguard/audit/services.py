@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from isoguard.audit.chain import append
 from isoguard.audit.models import AuditEvent
+from isoguard.security.lockout import client_ip
 
 
 def audit_record(
@@ -40,7 +41,7 @@ def audit_record(
         outcome=outcome,
         reason=_text(reason)[:300],
         detail=detail or {},
-        ip_address=request.META.get("REMOTE_ADDR") if request is not None else None,
+        ip_address=client_ip(request) if request is not None else None,
         path=_text(request.path)[:300] if request is not None else "",
     )
     return append(event)

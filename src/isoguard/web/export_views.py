@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -14,7 +15,9 @@ from isoguard.core.vocabulary import Role
 from isoguard.courses import report_services
 from isoguard.courses import selectors as course_selectors
 from isoguard.courses.worklist import WorkItem, clinic_worklist, listed_courses
+from isoguard.operations.routers import reports_database
 from isoguard.patients.access import patient_for, patients_visible_to, require_role
+from isoguard.patients.models import Patient
 from isoguard.web.dosing_views import progress_context
 from isoguard.web.views import audit_list
 
@@ -32,6 +35,11 @@ def courses_csv(request: HttpRequest) -> HttpResponse:
     require_role(user, report_services.STAFF_ROLES, action="export_courses", patient_id=None,
                  request=request)  # fmt: skip
     today = timezone.localdate()
+    with reports_database():  # the read replica, when there is one (operations/routers.py)
+        return _courses_csv(request, user, today)
+
+
+def _courses_csv(request: HttpRequest, user: User, today: dt.date) -> HttpResponse:
     items = clinic_worklist(user, today)
     first_due: dict[int, WorkItem] = {}
     reports: dict[int, int] = {}
@@ -75,6 +83,11 @@ def patient_summary(request: HttpRequest, patient_id: int) -> HttpResponse:
     require_role(user, (Role.PRESCRIBER, Role.CLINIC_STAFF, Role.PATIENT), action="view_summary",
                  patient_id=patient_id, request=request)  # fmt: skip
     patient = patient_for(user, patient_id, action="view_summary", request=request)
+    with reports_database():  # the read replica, when there is one (operations/routers.py)
+        return _patient_summary(request, user, patient)
+
+
+def _patient_summary(request: HttpRequest, user: User, patient: Patient) -> HttpResponse:
     today = timezone.localdate()
     context: dict[str, object] = {"patient": patient, "today": today}
     context.update(course_selectors.patient_record(patient, today=today))
