@@ -33,6 +33,7 @@ SCHEME = "isoguard"
 TOKEN = re.compile(r"isoguard_([0-9a-f]{8})_([A-Za-z0-9_-]{20,100})")
 BEARER = re.compile(r"bearer(?:\s+(.*))?", re.IGNORECASE | re.DOTALL)
 MAX_DAYS = 3650
+LAST_USED_EVERY = dt.timedelta(minutes=1)
 
 
 class TokenError(Exception):
@@ -111,7 +112,8 @@ def token_user(request: HttpRequest, raw: str) -> User:
             request, "API token of an inactive user", "This API token's user is inactive.",
             token, match,
         )  # fmt: skip
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_EVERY:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)  # not a write per request
     request.api_token = token  # type: ignore[attr-defined]
     return token.user
 
