@@ -275,6 +275,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "isoguard.urls"
+SESSION_ENGINE = "isoguard.security.sessions"  # database sessions, keys checked
 WSGI_APPLICATION = "isoguard.wsgi.application"
 
 TEMPLATES = [

@@ -72,7 +72,11 @@ urlpatterns = [
         pharmacy_views.prescription_page,
         name="pharmacy_prescription",
     ),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=security_views.LoginForm),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/two-factor/", security_views.verify, name="two_factor_verify"),
     path("accounts/security/", security_views.account, name="account_security"),

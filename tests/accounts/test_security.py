@@ -339,3 +339,12 @@ def test_every_inline_style_and_handler_in_the_templates_is_allowed_by_its_hash(
     )
     assert "`.${t}{opacity:0;visibility: hidden} `" in htmx
     assert csp_hash(indicator) in directive("style-src")
+
+
+def test_a_session_cookie_no_server_could_have_made_is_no_session(client, db):
+    """A NUL in the session key was a server error on every page on PostgreSQL."""
+    for key in ("\x00abcdefgh", "x" * 500, "ABC!"):
+        client.cookies["sessionid"] = key
+        assert client.get("/healthz").status_code == 200
+        response = client.get("/")
+        assert response.status_code in (200, 302)

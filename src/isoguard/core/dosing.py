@@ -174,6 +174,11 @@ def plan_course(
     ]
     lengths = phase_lengths(steps, dailies, weight, target)
     days = sum(lengths)
+    if (dt.date.max - start).days < days - 1:
+        raise DosingError(
+            "start", f"{start.isoformat()} is too late: the course of {days} days would end "
+            "after the last date the calendar has",
+        )  # fmt: skip
     end = start + dt.timedelta(days=days - 1)
     planned = planned_phases(start, lengths, dailies)
     increments = [(p.days, Fraction(p.daily.mg) / weight) for p in planned]

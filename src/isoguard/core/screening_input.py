@@ -112,6 +112,8 @@ def _text(value: Any, where: str) -> str:
         raise ScreeningInputError(where, "is empty")
     if len(text) > MAX_TEXT:
         raise ScreeningInputError(where, f"is longer than {MAX_TEXT} characters")
+    if "\x00" in text:
+        raise ScreeningInputError(where, "must not contain a NUL character")
     return text
 
 
@@ -144,9 +146,11 @@ def _medicines(data: dict[str, Any]) -> list[MedicineInput]:
         if not isinstance(value, dict) or set(value) - {"name", "rxnorm"}:
             raise ScreeningInputError(where, 'must be text or {"name": ..., "rxnorm": ...}')
         rxnorm = value.get("rxnorm")
-        if rxnorm is not None and not (isinstance(rxnorm, str) and rxnorm.isdigit()):
+        if rxnorm is not None and not (
+            isinstance(rxnorm, str) and rxnorm.isascii() and rxnorm.isdigit() and len(rxnorm) <= 20
+        ):
             raise ScreeningInputError(
-                f"{where}.rxnorm", f"must be an RxCUI of digits, got {rxnorm!r}"
+                f"{where}.rxnorm", f"must be an RxCUI of up to 20 digits, got {rxnorm!r}"
             )
         medicines.append(MedicineInput(_text(value.get("name"), f"{where}.name"), rxnorm))
     return medicines

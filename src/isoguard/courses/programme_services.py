@@ -240,7 +240,11 @@ def authorisation_reverse(
     *, user: User, decision_id: int, request: HttpRequest | None = None
 ) -> ProgrammeDecision:
     """Reverse an authorisation that was not picked up (the RMA reversal of iPLEDGE)."""
-    decision = ProgrammeDecision.objects.select_related("prescription").get(pk=decision_id)
+    decision = (
+        ProgrammeDecision.objects.select_related("prescription").filter(pk=decision_id).first()
+    )
+    if decision is None:
+        raise ValidationError({"decision": f"No authorisation {decision_id}."})
     if decision.prescription_id is None:
         raise ValidationError("Only a dispense authorisation can be reversed.")
     pharmacy_prescription(user, decision.prescription_id, "reverse_authorisation", request)

@@ -74,6 +74,8 @@ def report_submit(
         )
     if len(text) > MAX_TEXT:
         raise ValidationError({"text": f"At most {MAX_TEXT} characters; this is {len(text)}."})
+    if "\x00" in text:  # PostgreSQL cannot store it; no keyboard types it
+        raise ValidationError({"text": "Null characters are not allowed."})
     known = _checklist_ids()
     unknown = [item for item in ticked if known and item not in known]
     if unknown:
@@ -186,6 +188,8 @@ def _review(
         raise ValidationError({"note": "Say what was done before resolving the report."})
     if len(note) > 2000:
         raise ValidationError({"note": f"At most 2000 characters; this is {len(note)}."})
+    if "\x00" in note:  # PostgreSQL cannot store it; no keyboard types it
+        raise ValidationError({"note": "Null characters are not allowed."})
     now = timezone.now()
     first_seen = {
         "acknowledged_by_id": Coalesce(F("acknowledged_by_id"), Value(user.pk)),

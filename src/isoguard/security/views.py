@@ -7,6 +7,8 @@ from urllib.parse import urlencode
 import django_otp
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +16,18 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from isoguard.security import two_factor
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, with the username's length checked before the password is: Django
+    sets the field's max_length after the field is made, so no validator enforces it, and a longer
+    username reached django-axes, whose record of the failure (255 characters) PostgreSQL refused
+    with a server error."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length))
 
 
 def safe_next(request: HttpRequest, default: str = "/") -> str:

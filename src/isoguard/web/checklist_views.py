@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -43,7 +45,7 @@ def checklist_page(request: HttpRequest, course_id: int) -> HttpResponse:
             answers = {
                 key[len("q_") :]: int(value)
                 for key, value in request.POST.items()
-                if key.startswith("q_") and value.lstrip("-").isdigit()
+                if key.startswith("q_") and re.fullmatch(r"-?[0-9]{1,9}", value)
             }
             _, result = services.comprehension_answer(
                 user=user, course_id=course.pk, answers=answers, request=request
@@ -68,6 +70,6 @@ def checklist_page(request: HttpRequest, course_id: int) -> HttpResponse:
 
 def _int(value: str | None) -> int:
     """A posted id, or a ValidationError naming it."""
-    if value is None or not value.isascii() or not value.isdigit():
+    if value is None or not re.fullmatch(r"[0-9]{1,18}", value):
         raise ValidationError({"prescription": f"expected a prescription id, got {value!r}"})
     return int(value)

@@ -93,7 +93,8 @@ def dose_plan_page(request: HttpRequest, course_id: int) -> HttpResponse:
                     request=request,
                 )  # fmt: skip
             except DosingError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
+                field = "effective_from" if error.field == "start" else error.field
+                form.add_error(field if field in form.fields else None, error.message)
             except ValidationError as error:
                 form.add_error(None, error.messages)
             else:

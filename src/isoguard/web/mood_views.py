@@ -32,7 +32,7 @@ def mood_new(request: HttpRequest, patient_id: int) -> HttpResponse:
         answers = {
             int(key[5:]): int(value)
             for key, value in chosen.items()
-            if key.startswith("item_") and key[5:].isdigit() and value.isascii() and value.isdigit()
+            if key.startswith("item_") and _small_int(key[5:]) and _small_int(value)
         }
         yes_no = {"yes": True, "no": False}
         extras = {
@@ -53,11 +53,7 @@ def mood_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     except ValidationError as error:
         return render(request, "isoguard/mood_form.html",
                       {"patient": patient, "errors": error.message_dict}, status=400)  # fmt: skip
-    picked = {
-        k: int(v)
-        for k, v in chosen.items()
-        if k.startswith("item_") and v.isascii() and v.isdigit()
-    }
+    picked = {k: int(v) for k, v in chosen.items() if k.startswith("item_") and _small_int(v)}
     rows = [(item, picked.get(f"item_{item.id}"), errors.get(f"item {item.id}", []))
             for item in tool.item]  # fmt: skip
     extra_rows = [(extra, chosen.get(f"extra_{extra.id}"), errors.get(extra.id, []))
@@ -67,6 +63,11 @@ def mood_new(request: HttpRequest, patient_id: int) -> HttpResponse:
         "extra_ids": [e.id for e in tool.extra],
     }  # fmt: skip
     return render(request, "isoguard/mood_form.html", context, status=400 if errors else 200)
+
+
+def _small_int(text: str) -> bool:
+    """A few ASCII digits, which int() reads: not "²" (a digit to isdigit()), not 5,000 of them."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 @login_required

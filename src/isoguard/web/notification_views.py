@@ -66,7 +66,7 @@ def notifications_read(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Mark one notification (`notification`) or, without it, all of them as read."""
     user: User = request.user  # type: ignore[assignment]
     raw = request.POST.get("notification", "")
-    if raw and not (raw.isascii() and raw.isdigit()):
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         raise PermissionDenied("No such notification.")
     count = services.notifications_mark_read(
         user=user, patient_id=patient_id, notification_id=int(raw) if raw else None,

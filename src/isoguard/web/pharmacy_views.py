@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -42,10 +43,16 @@ def prescription_page(request: HttpRequest, prescription_id: int) -> HttpRespons
                 return redirect("pharmacy_prescription", prescription_id=prescription_id)
             if step == "reverse":
                 services.authorisation_reverse(
-                    user=user, decision_id=int(request.POST["decision"]), request=request
+                    user=user,
+                    decision_id=_decision_id(request.POST.get("decision")),
+                    request=request,
                 )
                 messages.success(request, "Authorisation reversed.")
                 return redirect("pharmacy_prescription", prescription_id=prescription_id)
+            if step != "dispense":
+                raise ValidationError(
+                    f"step: expected medication_guide, reverse or dispense, got {step!r}."
+                )
             form = DispenseForm(request.POST)
             if form.is_valid():
                 dispense = services.dispense_record(
@@ -83,6 +90,13 @@ def prescription_page(request: HttpRequest, prescription_id: int) -> HttpRespons
         or DispenseForm(initial={"quantity": rx.quantity, "days_supply": min(rx.days_supply, 30)}),
     }
     return render(request, "isoguard/pharmacy_prescription.html", context)
+
+
+def _decision_id(value: str | None) -> int:
+    """The posted authorisation id, or a ValidationError naming it."""
+    if value is None or not re.fullmatch(r"[0-9]{1,18}", value):
+        raise ValidationError(f"decision: expected the id of an authorisation, got {value!r}.")
+    return int(value)
 
 
 def _isoguard_date(prescription_id: int) -> object:

@@ -49,7 +49,7 @@ def _unauthorised(error: AuthError) -> JsonResponse:
 def _json_body(request: HttpRequest) -> Any:
     try:
         return json.loads(request.body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise services.HookError(400, "structure", "the body is not JSON") from None
 
 

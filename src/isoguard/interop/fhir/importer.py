@@ -41,6 +41,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError as PydanticValidationError
 
@@ -135,8 +136,13 @@ def _invalid(where: str, message: str) -> ValidationError:
 def parse_bundle(bundle_json: str | bytes | dict[str, Any]) -> Bundle:
     try:
         data = json.loads(bundle_json) if isinstance(bundle_json, str | bytes) else bundle_json
+        refused = _refused_at(data, "Bundle")
     except ValueError as error:
         raise _invalid("Bundle", f"not JSON: {error}") from None
+    except RecursionError:  # nested deeper than the parser goes: no FHIR resource is
+        raise _invalid("Bundle", "not JSON that can be read: nested too deeply") from None
+    if refused is not None:
+        raise _invalid(*refused)
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         raise _invalid("Bundle", "expected a resource of type Bundle")
     try:
@@ -150,6 +156,36 @@ def parse_bundle(bundle_json: str | bytes | dict[str, Any]) -> Bundle:
     if parsed.type != "transaction":
         raise _invalid("Bundle.type", f"expected transaction, got {parsed.type!r}")
     return parsed
+
+
+def _refused_at(value: Any, where: str) -> tuple[str, str] | None:
+    """The first place, and why, that the parser must not get: a string holding a NUL character
+    (PostgreSQL cannot store one), or a resourceType that is no FHIR type (fhir.resources fails on
+    it with a KeyError, not a validation error)."""
+    if isinstance(value, str):
+        return (where, "a NUL character is not allowed") if "\x00" in value else None
+    if isinstance(value, dict):
+        if any(isinstance(key, str) and "\x00" in key for key in value):
+            return where, "a NUL character is not allowed"
+        if "resourceType" in value and not _fhir_type(value["resourceType"]):
+            return f"{where}.resourceType", f"unknown resource type {value['resourceType']!r}"
+        places = [(f"{where}.{key}", item) for key, item in value.items()]
+    elif isinstance(value, list):
+        places = [(f"{where}[{index}]", item) for index, item in enumerate(value)]
+    else:
+        return None
+    for place, item in places:
+        found = _refused_at(item, place)
+        if found is not None:
+            return found
+    return None
+
+
+def _fhir_type(name: Any) -> bool:
+    try:
+        return isinstance(name, str) and get_fhir_model_class(name) is not None
+    except (KeyError, ValueError):
+        return False
 
 
 def _codes(concept: Any, system: str) -> list[str]:
