@@ -544,3 +544,14 @@ def test_the_patient_home_asks_for_the_questionnaire_until_one_is_answered(world
 
 def test_a_patient_without_a_course_is_not_asked_for_the_questionnaire(world, client):
     assert 'data-testid="mood-due"' not in get_text(client, world.bob_user, reverse("home"))
+
+
+def test_an_unknown_step_acknowledges_nothing(world, client):
+    report = submit(world, CHEST)
+    url = reverse("report_detail", args=[report.pk])
+    client.force_login(world.prescriber)
+    response = client.post(url, {"step": "nonsense"})
+    assert response.status_code == 400
+    assert "expected acknowledge or resolve" in page_text(response)
+    report.refresh_from_db()
+    assert report.review_state != "acknowledged"

@@ -56,7 +56,10 @@ def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            if request.POST.get("step") == "resolve":
+            step = request.POST.get("step")
+            if step not in ("acknowledge", "resolve"):
+                raise ValidationError({"step": f"expected acknowledge or resolve, got {step!r}"})
+            if step == "resolve":
                 services.report_resolve(
                     user=user, report_id=report_id, note=request.POST.get("note", ""),
                     request=request,
