@@ -139,3 +139,27 @@ def test_sixteen_threads_appending_at_once_make_one_chain():
     verdict = verify()
     assert verdict.ok, verdict.message
     assert AuditEvent.objects.filter(object_type="t").count() == 160
+
+
+def test_an_event_inserted_behind_the_apps_back_is_named(trail):
+    raw(
+        "INSERT INTO {table} (at, actor_username, action, object_type, object_id, outcome, "
+        "reason, detail, path, prev_hash, hash) VALUES (%s, '', 'view', 'x', '1', 'allowed', '', "
+        "%s, '', '', '')",
+        [timezone.now(), "{}"],
+    )
+    verdict = verify()
+    assert not verdict.ok and "outside the chain" in verdict.message
+
+
+def test_events_appended_during_the_walk_are_not_taken_for_a_cut_off_end(trail, monkeypatch):
+    from isoguard.audit import chain
+
+    walk = chain._chained
+
+    def appending_meanwhile(up_to):
+        audit_record(actor=None, action="view", object_type="x", object_id="meanwhile")
+        yield from walk(up_to)
+
+    monkeypatch.setattr(chain, "_chained", appending_meanwhile)
+    assert verify().ok
