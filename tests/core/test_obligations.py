@@ -58,6 +58,20 @@ def test_a_step_already_done_this_month_is_no_longer_due():
     assert "monthly_checklist" in due(failed, D(2026, 11, 11))
 
 
+def test_a_test_whose_window_closes_before_the_supply_runs_out_does_not_count():
+    """The supply ends on 15 November, when the next fill is due; a 7-day window counts the
+    specimen date as day 1, so a test of the 8th has closed by then and another is due."""
+
+    def tested_on(day):
+        return record(
+            model.Dispense(D(2026, 10, 16), 30),
+            model.PregnancyTest(day, PregnancyTestResult.NEGATIVE, PregnancyTestSetting.LAB),
+        )
+
+    assert "next_pregnancy_test" in due(tested_on(D(2026, 11, 8)), D(2026, 11, 9))
+    assert "next_pregnancy_test" not in due(tested_on(D(2026, 11, 9)), D(2026, 11, 10))
+
+
 def test_without_pregnancy_potential_there_is_no_monthly_test():
     rec = record(model.Dispense(D(2026, 10, 16), 30), can_become_pregnant=False)
     assert set(due(rec, D(2026, 11, 1))) == {"next_prescription"}

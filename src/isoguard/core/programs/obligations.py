@@ -95,15 +95,15 @@ def obligations(
     if ctx.dispenses:
         last = ctx.dispenses[-1]
         supply_ends = last.date + D(days=last.days_supply)
-        # This month's test counts only if it will still open the next visit's window: taken
-        # within the pack's window before the day it is due, as the rule engine counts it.
+        # This month's test counts only if its window (as the rule engine counts it: the specimen
+        # date is day 1) is still open on the day the supply runs out, when the next fill is due.
         window = _rule(loaded, "pregnancy_test_window", ctx.can_become_pregnant)
         window_days = window.rule.params.window_days if window is not None else 7
         test_due = supply_ends - D(days=3)
         month_tests = [
             t for t in ctx.tests
             if t.specimen_date > last.date
-            and t.specimen_date >= test_due - D(days=window_days - 1)
+            and t.specimen_date + D(days=window_days - 1) >= supply_ends
             and t.result == PregnancyTestResult.NEGATIVE
         ]  # fmt: skip
         tested_since = bool(month_tests)
