@@ -18,6 +18,7 @@ from isoguard.core.programs.packs import PackSettingError, load_pack, pack_with_
 from isoguard.core.programs.rules import RULE_TYPES
 from isoguard.core.scenario import parse_scenario
 from isoguard.core.vocabulary import (
+    Action,
     ConsentKind,
     ContraceptionMethod,
     Jurisdiction,
@@ -615,3 +616,16 @@ def test_a_first_dose_long_after_the_fill_needs_a_new_test():
     assert "pregnancy_test.window" not in unmet(in_supply)
     late = decide(record, "start_course", D(2027, 3, 1), "us-ipledge-2026")
     assert "pregnancy_test.window" in unmet(late)
+
+
+def test_a_pack_with_no_rule_for_the_action_allows_nothing(monkeypatch):
+    """No rule applying is a broken pack, never a licence (core/programs/__init__.py)."""
+    from isoguard.core import programs
+
+    real = programs.load_pack("us-ipledge-2026")
+    monkeypatch.setattr(programs, "load_pack", lambda _pack: dataclasses.replace(real, rules=()))
+    record = us_record(*monthly_fill(D(2026, 11, 2)))
+    for action in (Action.PRESCRIBE, Action.DISPENSE):
+        decision = decide(record, action, D(2026, 11, 3), "us-ipledge-2026")
+        assert decision.findings == ()
+        assert decision.allowed is False and decision.dispense_by is None
