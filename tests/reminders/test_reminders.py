@@ -253,6 +253,14 @@ def test_the_mood_questionnaire_is_reminded_once_each_time_it_falls_due(demo, se
     assert keys("Ben", "mood") == ["mood:2026-11-25", f"mood:{next_due}"]
 
 
+def test_an_enrolled_patient_is_reminded_of_the_mood_questionnaire_too(demo):
+    """The worklist lists an enrolled patient's mood screen as due; the reminder must follow."""
+    ben = patient("Ben")
+    ben.courses.update(status="enrolled")
+    run(at(D, 9, 0))
+    assert keys("Ben", "mood") == ["mood:2026-11-25"]
+
+
 # --- Channels and what they say ------------------------------------------------------------------
 
 EXTERNAL_TEXTS = {

@@ -34,7 +34,7 @@ from isoguard.core.dosing import first_allowed_start
 from isoguard.core.programs.obligations import Obligation
 from isoguard.core.vocabulary import CourseStatus, DoseTime, Role
 from isoguard.courses.convert import RECORD_PREFETCH
-from isoguard.courses.models import Course, DoseDiaryEntry
+from isoguard.courses.models import OPEN_STATUSES, Course, DoseDiaryEntry
 from isoguard.courses.mood_services import mood_due
 from isoguard.courses.selectors import course_timeline
 from isoguard.courses.worklist import listed_courses
@@ -278,10 +278,7 @@ def _obligation_reminders(
 def _mood_reminder(course: Course, now: dt.datetime, checked: set[int]) -> Iterable[Reminder]:
     """The mood questionnaire, once each time it falls due, from 09:00 until it is answered."""
     patient = course.patient
-    if patient.pk in checked or course.status not in (
-        CourseStatus.SCREENING,
-        CourseStatus.ACTIVE,
-    ):
+    if patient.pk in checked or course.status not in OPEN_STATUSES:  # as the worklist lists it
         return
     checked.add(patient.pk)
     today = timezone.localdate(now)
