@@ -84,3 +84,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
+
+handler500 = "isoguard.operations.middleware.server_error"

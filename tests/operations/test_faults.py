@@ -170,3 +170,20 @@ def test_pages_and_fhir_say_so_in_their_own_form(monkeypatch, client):
     response = client.get("/")
     assert response.status_code == 503
     assert b"Nothing was saved" in response.content
+
+
+@pytest.mark.django_db
+def test_a_database_error_before_the_view_is_the_same_503(monkeypatch):
+    """The session, the login and the second factor read the database in middleware, before any
+    view: an error there goes to handler500, which answers the same 503."""
+    from django.db import OperationalError
+
+    def down(*args, **kwargs):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr("isoguard.security.middleware.second_step", down)
+    client = Client(raise_request_exception=False)
+    response = client.get("/api/v1/me")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "database_unavailable"
+    assert client.get("/").status_code == 503

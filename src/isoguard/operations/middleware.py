@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import escape
+from django.views import defaults
 
 from isoguard.interop.outcome import FHIR_JSON, operation_outcome
 
@@ -100,3 +102,15 @@ class DatabaseUnavailableMiddleware:
         response = answer(request, 503, "database_unavailable", "transient", MESSAGE)
         response["Retry-After"] = "5"
         return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a database error raised before any view (the session, the login, the second
+    factor read the database in middleware) is the same 503 as one raised in a view."""
+    exception = sys.exc_info()[1]
+    if isinstance(exception, OperationalError | InterfaceError):
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exception)
+        response = answer(request, 503, "database_unavailable", "transient", MESSAGE)
+        response["Retry-After"] = "5"
+        return response
+    return defaults.server_error(request)
