@@ -23,6 +23,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +31,9 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
 ALGORITHMS = ("ES384", "RS384", "ES256")
@@ -73,8 +76,27 @@ class Client:
 
 
 def issuers(raw: Mapping[str, Any] | None = None) -> dict[str, Issuer]:
-    """Return the trusted issuers, checking the setting; ConfigError names what is wrong."""
-    raw = settings.ISOGUARD_CDS_ISSUERS if raw is None else raw
+    """Return the trusted issuers, checking the setting; ConfigError names what is wrong.
+
+    The setting's issuers (keys loaded) are read once per process, not at every hook call;
+    a test that overrides the setting clears them (`setting_changed`)."""
+    if raw is None:
+        return _configured()
+    return _parsed(raw)
+
+
+@cache
+def _configured() -> dict[str, Issuer]:
+    return _parsed(settings.ISOGUARD_CDS_ISSUERS)
+
+
+@receiver(setting_changed)
+def _forget(setting: str, **kwargs: Any) -> None:
+    if setting == "ISOGUARD_CDS_ISSUERS":
+        _configured.cache_clear()
+
+
+def _parsed(raw: Any) -> dict[str, Issuer]:
     if not isinstance(raw, Mapping):
         raise ConfigError("expected a JSON object of issuer -> configuration")
     return {iss: _issuer(iss, conf) for iss, conf in raw.items()}
