@@ -205,7 +205,6 @@ def _prescriptions(
             "pharmacy",
             "dispense__pharmacist",
             "dispense__pharmacy",
-            "dispense__prescription",
         )
         .prefetch_related("decisions", "course__dose_plans")
         .order_by("written_on", "pk")
@@ -213,11 +212,16 @@ def _prescriptions(
 
 
 def _resources(
-    user: User, patient: Patient, resource_type: str, only: tuple[str, int] | None = None
+    user: User,
+    patient: Patient,
+    resource_type: str,
+    only: tuple[str, int] | None = None,
+    rxs: list[Prescription] | None = None,
 ) -> list[dict[str, Any]]:
     """The resources of one type the user may see for this patient, oldest first.
 
-    `only` = (id prefix, primary key) builds just that one (a read), with the same rules."""
+    `only` = (id prefix, primary key) builds just that one (a read), with the same rules;
+    `rxs`, the user's prescriptions of the patient when the caller has them already."""
     if user.role == Role.PHARMACIST and resource_type not in PHARMACIST_TYPES:
         return []
 
@@ -230,11 +234,16 @@ def _resources(
         case "Patient":
             return [mapping.patient_resource(patient)]
         case "MedicationRequest":
-            rxs = _prescriptions(user, patient, narrow)
+            if rxs is None or only is not None:
+                rxs = _prescriptions(user, patient, narrow)
             return [mapping.medication_request_resource(rx) for rx in rxs]
         case "MedicationDispense":
-            dispensed = _prescriptions(
-                user, patient, lambda rows, _: narrow(rows, "dispense", "dispense__pk")
+            dispensed = (
+                rxs
+                if rxs is not None and only is None
+                else _prescriptions(
+                    user, patient, lambda rows, _: narrow(rows, "dispense", "dispense__pk")
+                )
             )
             rxs = [rx for rx in dispensed if hasattr(rx, "dispense")]
             return [mapping.medication_dispense_resource(rx.dispense) for rx in rxs]
@@ -280,9 +289,8 @@ def _resources(
     return []
 
 
-def _actors(user: User, patient: Patient) -> list[dict[str, Any]]:
+def _actors(user: User, patient: Patient, rxs: list[Prescription]) -> list[dict[str, Any]]:
     """The organisations and practitioners the patient's visible resources refer to."""
-    rxs = _prescriptions(user, patient)
     organisations: dict[int, Organisation] = {patient.clinic_id: patient.clinic}
     people: dict[int, User] = {}
     if user.role != Role.PHARMACIST:  # the prescriber of each course (CarePlan.author)
@@ -464,9 +472,10 @@ def everything(request: HttpRequest, resource_id: str) -> HttpResponse:
     """`Patient/{id}/$everything`: the patient, their record, and the actors it refers to."""
     patient = _patient(request, resource_id, "fhir_everything")
     user: User = request.user  # type: ignore[assignment]
-    resources = [mapping.patient_resource(patient), *_actors(user, patient)]
+    rxs = _prescriptions(user, patient)  # read once, for the actors and both resource types
+    resources = [mapping.patient_resource(patient), *_actors(user, patient, rxs)]
     for resource_type in SEARCHABLE:
-        resources += _resources(user, patient, resource_type)
+        resources += _resources(user, patient, resource_type, rxs=rxs)
     return fhir_response(mapping.bundle("searchset", resources, _base(request)))
 
 
