@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from isoguard.core import model
 from isoguard.core.vocabulary import (
@@ -38,6 +38,21 @@ RECORD_PREFETCH = (
     "patient__weights",
     "diary",
 )
+
+
+def timeline_prefetch(prefix: str = "", diary: Any = None) -> list[Any]:
+    """RECORD_PREFETCH for reading timelines (`prefix` = "course__" from prescriptions): the rules
+    and obligations read no dose diary, so it loads `diary` (a queryset) or none of it, not every
+    dose ever ticked."""
+    from django.db.models import Prefetch
+
+    from isoguard.courses.models import DoseDiaryEntry
+
+    rows = DoseDiaryEntry.objects.none() if diary is None else diary
+    return [
+        *(prefix + lookup for lookup in RECORD_PREFETCH if lookup != "diary"),
+        Prefetch(prefix + "diary", queryset=rows),
+    ]
 
 
 def _by(rows: Iterable[T], *keys: str) -> list[T]:

@@ -19,11 +19,10 @@ from isoguard.accounts.models import User
 from isoguard.core.triage import load_triage
 from isoguard.core.vocabulary import CourseStatus
 from isoguard.courses import lab_services, report_services
-from isoguard.courses.convert import RECORD_PREFETCH, course_record
+from isoguard.courses.convert import course_record, timeline_prefetch
 from isoguard.courses.models import (
     OPEN_STATUSES,
     Course,
-    DoseDiaryEntry,
     LabResult,
     Prescription,
     ProgrammeDecision,
@@ -141,12 +140,7 @@ def _courses(patients: QuerySet[Patient], today: dt.date) -> Iterable[WorkItem]:
     rows = (
         listed_courses(patients, today)
         .select_related("patient")
-        .prefetch_related(
-            *(p for p in RECORD_PREFETCH if p != "diary"),
-            # The worklist reads no dose diary: an empty one keeps it from loading every dose.
-            Prefetch("diary", queryset=DoseDiaryEntry.objects.none()),
-            "dose_plans",
-        )
+        .prefetch_related(*timeline_prefetch(), "dose_plans")
     )
     # A result over a threshold is listed whatever the state of the patient's courses.
     flagged = (
@@ -234,7 +228,7 @@ def pharmacy_worklist(pharmacy_id: int, today: dt.date) -> list[PharmacyItem]:
         )
         .select_related("course__patient")
         .prefetch_related(
-            *(f"course__{lookup}" for lookup in RECORD_PREFETCH),
+            *timeline_prefetch("course__"),
             Prefetch("decisions", queryset=decisions, to_attr="standing"),
         )
     )
