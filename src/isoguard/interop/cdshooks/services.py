@@ -350,9 +350,6 @@ def current_course(patient: Patient) -> Course | None:
 # Cards -------------------------------------------------------------------------------------------
 
 
-_card = new_card
-
-
 def _programme_name(pack: str) -> str:
     title = load_pack(pack).header.title
     return "iPLEDGE" if title.startswith("iPLEDGE") else title.split(",")[0]
@@ -363,7 +360,7 @@ def programme_cards(decision: model.Decision, url: str | None) -> list[Card]:
     name = _programme_name(decision.pack)
     if decision.allowed:
         return [
-            _card(
+            new_card(
                 "info", f"{name} requirements met; the prescription may be written", url,
                 f"Every element to assure safe use that {name} ({decision.pack}) checks before"
                 " a prescription is met today.",
@@ -375,7 +372,7 @@ def programme_cards(decision: model.Decision, url: str | None) -> list[Card]:
             continue
         deadline = f"\n\nBy: {finding.deadline.isoformat()}" if finding.deadline else ""
         cards.append(
-            _card(
+            new_card(
                 "critical", f"{name} not met ({finding.rule}): {finding.message}", url,
                 f"**{name} requirement `{finding.rule}`** ({finding.status}): {finding.message}"
                 f"{deadline}\n\nElement to assure safe use (REMS). Source: {finding.source}",
@@ -440,7 +437,7 @@ def dose_card(course: Course, order: dict[str, Any], url: str | None) -> Card | 
     planned = f"{plan.morning_mg} mg morning + {plan.evening_mg} mg evening"
     ordered = ordered_daily_mg(order)
     if ordered is not None and abs(ordered - plan.daily_mg) < 0.5:
-        return _card("info", f"Dose matches isoguard's plan: {planned} ({plan.daily_mg} mg/day)",
+        return new_card("info", f"Dose matches isoguard's plan: {planned} ({plan.daily_mg} mg/day)",
                      url)  # fmt: skip
     updated = copy.deepcopy(order)
     updated["dosageInstruction"] = planned_dosage(plan, product.with_food)
@@ -449,12 +446,12 @@ def dose_card(course: Course, order: dict[str, Any], url: str | None) -> Card | 
 
         MedicationRequest.model_validate(updated)
     except (ValidationError, ValueError):
-        return _card(
+        return new_card(
             "warning", f"isoguard's planned dose is {planned} ({plan.daily_mg} mg/day)", url,
             "The draft order could not be updated automatically; change its dosage by hand.",
         )  # fmt: skip
     asked = f"{ordered:g} mg/day" if ordered is not None else "a dose isoguard cannot read"
-    return _card(
+    return new_card(
         "warning", f"Dose differs from isoguard's plan: {planned} ({plan.daily_mg} mg/day)", url,
         f"The order asks for {asked}; the course's plan from {plan.effective_from.isoformat()}"
         f" is {plan.daily_mg} mg a day ({plan.mg_per_kg_day} mg/kg at {plan.weight_kg} kg).",
@@ -504,7 +501,7 @@ def _invoke(
     if match.patient is None:
         if order is None:  # patient-view of a patient isoguard does not follow: nothing to say
             return _answer(service, request, client, [], None, match.why, ehr=ehr)
-        card = _card(
+        card = new_card(
             "warning", "Patient not enrolled in isoguard: its isotretinoin programme checks"
             " cannot be shown", base_url + "/",
             f"isoguard could not match this patient: {match.why}. Enrol the patient in isoguard"
@@ -526,7 +523,7 @@ def _invoke(
             else "start one from the screening"
         )
         cards.append(
-            _card("warning", f"No isotretinoin course in isoguard for this patient: {advice}",
+            new_card("warning", f"No isotretinoin course in isoguard for this patient: {advice}",
                   screening_url)
         )  # fmt: skip
     else:
