@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from isoguard.core import model
@@ -12,7 +13,7 @@ from isoguard.core.vocabulary import (
     Jurisdiction,
     Product,
 )
-from isoguard.courses.convert import course_record
+from isoguard.courses.convert import course_record, course_records, timeline_prefetch
 from isoguard.courses.models import (
     Consent,
     ContraceptionPlan,
@@ -127,6 +128,10 @@ def test_a_course_with_one_of_every_record_converts_to_the_matching_events(world
     Course.objects.filter(pk=course.pk).update(last_dose_on=D(2027, 2, 20))
 
     record = course_record(Course.objects.get(pk=course.pk))
+    # The batch reader gives the same record, the whole diary included when asked for.
+    batch = course_records([Course.objects.select_related("patient").get(pk=course.pk)],
+                           diary_since=D.min)  # fmt: skip
+    assert batch == {course.pk: record}
 
     assert record.jurisdiction == Jurisdiction.US
     assert record.pack == "us-ipledge-2026"
@@ -168,3 +173,27 @@ def test_a_cancelled_prescription_is_not_an_event(world):
 def test_a_patient_not_yet_assessed_has_unknown_pregnancy_potential(world):
     record = course_record(Course.objects.get(patient=world.alice))
     assert record.patient.can_become_pregnant is None
+
+
+def test_the_batch_reader_gives_every_demo_course_the_record_course_record_gives(db):
+    from isoguard.demo import create_demo
+
+    create_demo(D(2026, 11, 25))
+    courses = list(Course.objects.select_related("patient").order_by("pk"))
+    assert len(courses) >= 6
+    # Without a diary, as the timelines read them.
+    one_by_one = {
+        c.pk: course_record(c)
+        for c in Course.objects.select_related("patient").prefetch_related(*timeline_prefetch())
+    }
+    assert course_records(courses) == one_by_one
+    assert any(r.events for r in one_by_one.values())
+    # With the diary from a day on.
+    since = D(2026, 11, 20)
+    batch = course_records(courses, diary_since=since)
+    for course in courses:
+        whole = course_record(course)
+        recent = tuple(d for d in whole.diary if d.day >= since)
+        assert batch[course.pk] == dataclasses.replace(whole, diary=recent)
+    assert any(r.diary for r in batch.values())
+    assert course_records([]) == {}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from django.db.models import QuerySet
 
 from isoguard.core import model
 from isoguard.core.vocabulary import (
@@ -18,7 +23,18 @@ from isoguard.core.vocabulary import (
     PregnancyTestSetting,
     Product,
 )
-from isoguard.courses.models import Course
+from isoguard.courses.models import (
+    Consent,
+    ContraceptionPlan,
+    Course,
+    DoseDiaryEntry,
+    LabResult,
+    MonthlyCheck,
+    MoodAssessment,
+    PregnancyTest,
+    Prescription,
+)
+from isoguard.patients.models import PregnancyPotential, WeightMeasurement
 
 T = TypeVar("T")
 
@@ -64,16 +80,153 @@ def course_record(course: Course) -> model.CourseRecord:
     """Return the course with every event recorded for it, as the rule engine reads it.
 
     It reads related rows with .all() only, so a course fetched with RECORD_PREFETCH costs no
-    further query.
+    further query. To read many courses, course_records() is faster still.
     """
     patient = course.patient
     potential = next(iter(patient.pregnancy_potential_assessments.all()), None)
+    return _record(
+        course,
+        can_become_pregnant=potential.can_become_pregnant if potential else None,
+        consents=course.consents.all(),
+        plans=course.contraception.all(),
+        tests=patient.pregnancy_tests.all(),
+        checks=course.monthly_checks.all(),
+        moods=patient.mood_assessments.all(),
+        labs=patient.labs.all(),
+        prescriptions=[_RxRow.of(rx) for rx in course.prescriptions.all()],
+        weights=patient.weights.all(),
+        diary=course.diary.all(),
+    )
+
+
+@dataclass(frozen=True)
+class _RxRow:
+    """A prescription with what became of it: its fill and its Medication Guide acknowledgement."""
+
+    id: int
+    written_on: dt.date
+    days_supply: int
+    refills: int
+    cancelled_at: dt.datetime | None
+    dispensed_on: dt.date | None
+    dispensed_days: int | None
+    acknowledged_on: dt.date | None
+
+    @classmethod
+    def of(cls, rx: Prescription) -> _RxRow:
+        # A missing reverse one-to-one raises an AttributeError subclass, hence getattr's default.
+        dispense = getattr(rx, "dispense", None)
+        ack = getattr(rx, "medication_guide_ack", None)
+        return cls(
+            rx.pk, rx.written_on, rx.days_supply, rx.refills, rx.cancelled_at,
+            dispense.dispensed_on if dispense else None,
+            dispense.days_supply if dispense else None,
+            ack.acknowledged_on if ack else None,
+        )  # fmt: skip
+
+
+def course_records(
+    courses: Sequence[Course], *, diary_since: dt.date | None = None
+) -> dict[int, model.CourseRecord]:
+    """course_record() for many courses at once, by course id: one query per kind of row for all
+    of them, read as plain values (no model instance, no queryset per course). The courses need
+    their patient loaded (select_related("patient")).
+
+    The dose diary is read from `diary_since` on; none of it without (the rules and the timeline
+    read none; the dose planner reads course_record()).
+    """
+    if not courses:
+        return {}
+    course_ids = [c.pk for c in courses]
+    patient_ids = sorted({c.patient_id for c in courses})
+
+    def by(queryset: QuerySet[Any], key: str, *fields: str) -> dict[int, list[Any]]:
+        groups: dict[int, list[Any]] = defaultdict(list)
+        for row in queryset.values_list(key, *fields, named=True):
+            groups[getattr(row, key)].append(row)
+        return groups
+
+    on_course, on_patient = {"course_id__in": course_ids}, {"patient_id__in": patient_ids}
+    potentials: dict[int, bool] = {}
+    for row in (
+        PregnancyPotential.objects.filter(**on_patient)
+        .order_by("-assessed_on", "-recorded_at", "-id")  # the model's order: newest first
+        .values_list("patient_id", "can_become_pregnant")
+    ):
+        potentials.setdefault(row[0], row[1])
+    consents = by(Consent.objects.filter(**on_course), "course_id", "kind", "signed_on", "id")
+    plans = by(
+        ContraceptionPlan.objects.filter(**on_course), "course_id", "methods", "start", "end", "id"
+    )
+    checks = by(
+        MonthlyCheck.objects.filter(**on_course), "course_id", "kind", "done_on", "passed", "id"
+    )
+    tests = by(
+        PregnancyTest.objects.filter(**on_patient),
+        "patient_id", "specimen_date", "result", "setting", "id",
+    )  # fmt: skip
+    moods = by(
+        MoodAssessment.objects.filter(**on_patient),
+        "patient_id", "tool", "score", "assessed_on", "id",
+    )  # fmt: skip
+    labs = by(
+        LabResult.objects.filter(**on_patient), "patient_id", "test", "value", "unit", "taken_on",
+        "id",
+    )  # fmt: skip
+    weights = by(
+        WeightMeasurement.objects.filter(**on_patient), "patient_id", "measured_on", "weight_kg",
+        "id",
+    )  # fmt: skip
+    prescriptions: dict[int, list[_RxRow]] = defaultdict(list)
+    for row in Prescription.objects.filter(**on_course).values_list(
+        "course_id", "id", "written_on", "days_supply", "refills", "cancelled_at",
+        "dispense__dispensed_on", "dispense__days_supply", "medication_guide_ack__acknowledged_on",
+    ):  # fmt: skip
+        prescriptions[row[0]].append(_RxRow(*row[1:]))
+    diary: dict[int, list[Any]] = {}
+    if diary_since is not None:
+        recent = DoseDiaryEntry.objects.filter(**on_course, day__gte=diary_since)
+        diary = by(recent.order_by("day", "time"), "course_id", "day", "time", "taken", "dose_mg")
+    return {
+        c.pk: _record(
+            c,
+            can_become_pregnant=potentials.get(c.patient_id),
+            consents=consents.get(c.pk, ()),
+            plans=plans.get(c.pk, ()),
+            tests=tests.get(c.patient_id, ()),
+            checks=checks.get(c.pk, ()),
+            moods=moods.get(c.patient_id, ()),
+            labs=labs.get(c.patient_id, ()),
+            prescriptions=prescriptions.get(c.pk, ()),
+            weights=weights.get(c.patient_id, ()),
+            diary=diary.get(c.pk, ()),
+        )
+        for c in courses
+    }
+
+
+def _record(
+    course: Course,
+    *,
+    can_become_pregnant: bool | None,
+    consents: Iterable[Any],
+    plans: Iterable[Any],
+    tests: Iterable[Any],
+    checks: Iterable[Any],
+    moods: Iterable[Any],
+    labs: Iterable[Any],
+    prescriptions: Iterable[_RxRow],
+    weights: Iterable[Any],
+    diary: Iterable[Any],
+) -> model.CourseRecord:
+    """The record from the course's rows (model instances or named value rows alike)."""
+    patient = course.patient
     events: list[model.Event] = []
     if course.enrolled_on:
         events.append(model.Enrolled(date=course.enrolled_on))
     events += [
         model.Consent(kind=ConsentKind(c.kind), date=c.signed_on)
-        for c in _by(course.consents.all(), "signed_on", "id")
+        for c in _by(consents, "signed_on", "id")
     ]
     events += [
         model.Contraception(
@@ -81,7 +234,7 @@ def course_record(course: Course) -> model.CourseRecord:
             start=plan.start,
             end=plan.end,
         )
-        for plan in _by(course.contraception.all(), "start", "id")
+        for plan in _by(plans, "start", "id")
     ]
     events += [
         model.PregnancyTest(
@@ -91,47 +244,41 @@ def course_record(course: Course) -> model.CourseRecord:
         )
         # Every test of the patient, not only those filed under this course: a positive test
         # recorded anywhere must reach the rules.
-        for t in _by(patient.pregnancy_tests.all(), "specimen_date", "id")
+        for t in _by(tests, "specimen_date", "id")
     ]
-    for check in _by(course.monthly_checks.all(), "done_on", "id"):
+    for check in _by(checks, "done_on", "id"):
         if check.kind == MonthlyCheckKind.COUNSELLING:
             events.append(model.Counselling(date=check.done_on))
         elif check.kind == MonthlyCheckKind.COMPREHENSION:
             events.append(model.Comprehension(date=check.done_on, passed=bool(check.passed)))
     events += [
         model.MoodAssessment(tool=MoodTool(m.tool), score=m.score, date=m.assessed_on)
-        for m in _by(patient.mood_assessments.all(), "assessed_on", "id")
+        for m in _by(moods, "assessed_on", "id")
     ]
     events += [
         model.LabResult(
             test=LabTest(lab.test), value=float(lab.value), unit=lab.unit, date=lab.taken_on
         )
-        for lab in _by(patient.labs.all(), "taken_on", "id")
+        for lab in _by(labs, "taken_on", "id")
     ]
-    for rx in _by(course.prescriptions.all(), "written_on", "id"):
-        # A missing reverse one-to-one raises an AttributeError subclass, hence getattr's default.
-        dispense = getattr(rx, "dispense", None)
+    for rx in _by(prescriptions, "written_on", "id"):
         if rx.cancelled_at is None:
             events.append(
                 model.Prescription(
                     date=rx.written_on, days_supply=rx.days_supply, refills=rx.refills
                 )
             )
-            ack = getattr(rx, "medication_guide_ack", None)
-            if ack is not None:
-                events.append(model.MedicationGuideAck(date=ack.acknowledged_on))
-        if dispense is not None:
+            if rx.acknowledged_on is not None:
+                events.append(model.MedicationGuideAck(date=rx.acknowledged_on))
+        if rx.dispensed_on is not None:
             # A fill happened, whatever became of its prescription afterwards.
-            events.append(
-                model.Dispense(date=dispense.dispensed_on, days_supply=dispense.days_supply)
-            )
+            events.append(model.Dispense(date=rx.dispensed_on, days_supply=rx.dispensed_days))
     if course.last_dose_on:
         events.append(model.LastDose(date=course.last_dose_on))
     return model.CourseRecord(
         jurisdiction=Jurisdiction(patient.jurisdiction),
         patient=model.PatientFacts(
-            birth_date=patient.birth_date,
-            can_become_pregnant=potential.can_become_pregnant if potential else None,
+            birth_date=patient.birth_date, can_become_pregnant=can_become_pregnant
         ),
         course=model.CourseFacts(
             product=Product(course.product),
@@ -143,10 +290,10 @@ def course_record(course: Course) -> model.CourseRecord:
         pack=course.rule_pack,
         weights=tuple(
             model.Weight(measured_on=w.measured_on, kg=float(w.weight_kg))
-            for w in _by(patient.weights.all(), "measured_on", "id")
+            for w in _by(weights, "measured_on", "id")
         ),
         diary=tuple(
             model.DoseRecord(day=d.day, time=DoseTime(d.time), taken=d.taken, mg=d.dose_mg)
-            for d in course.diary.all()
+            for d in diary
         ),
     )

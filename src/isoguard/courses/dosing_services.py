@@ -14,6 +14,7 @@ from isoguard.accounts.models import User
 from isoguard.audit.services import audit_record
 from isoguard.core.dosing import DosingError, plan_course
 from isoguard.core.vocabulary import CourseStatus, DoseTime, Role
+from isoguard.courses import due
 from isoguard.courses.dosing_selectors import dose_plan_in_force, excluded_strengths
 from isoguard.courses.models import Course, DoseDiaryEntry, DosePlan
 from isoguard.patients.access import patient_for, require_role
@@ -76,6 +77,7 @@ def dose_plan_set(
             plan=plan.to_dict(), reason=reason, set_by=user,
         )  # fmt: skip
         Course.objects.filter(pk=course.pk).update(target_mg_per_kg=target_mg_per_kg)
+        due.changed(course_ids=[course.pk])  # an update() sends no signal
         audit_record(
             actor=user,
             action="create",

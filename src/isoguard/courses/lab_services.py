@@ -4,7 +4,9 @@ schedule of the clinic's choice, and a result over a threshold on the worklist u
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -114,22 +116,36 @@ def schedule_for(course: Course) -> str:
 
 def peak_dose_from(course: Course) -> dt.date | None:
     """The day the course's highest daily dose began (its dose plans, prefetched or not)."""
-    plans = sorted(course.dose_plans.all(), key=lambda p: (p.effective_from, p.pk))
-    if not plans:
+    return peak_started(course.dose_plans.all())
+
+
+def peak_started(plans: Iterable[Any]) -> dt.date | None:
+    """The day the highest daily dose of these plans (rows with effective_from, id, daily_mg)
+    began; None without a plan."""
+    ordered = sorted(plans, key=lambda p: (p.effective_from, p.id))
+    if not ordered:
         return None
-    peak = max(p.daily_mg for p in plans)
-    return next(p.effective_from for p in plans if p.daily_mg == peak)
+    peak = max(p.daily_mg for p in ordered)
+    return next(p.effective_from for p in ordered if p.daily_mg == peak)
+
+
+_UNSET: Any = object()
 
 
 def course_labs_due(
-    course: Course, today: dt.date, *, record: CourseRecord | None = None
+    course: Course,
+    today: dt.date,
+    *,
+    record: CourseRecord | None = None,
+    peak: dt.date | None = _UNSET,
 ) -> tuple[LabDue, ...]:
-    """The lab tests the course needs now under the clinic's schedule for its pack."""
+    """The lab tests the course needs now under the clinic's schedule for its pack (`peak`: the
+    day its highest dose began, when the caller has read it)."""
     if course.status not in OPEN_STATUSES:
         return ()
     return labs_due(
         record or course_record(course), today, schedule=schedule_for(course),
-        peak_started=peak_dose_from(course),
+        peak_started=peak_dose_from(course) if peak is _UNSET else peak,
     )  # fmt: skip
 
 

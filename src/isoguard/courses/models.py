@@ -478,3 +478,34 @@ class ProgrammeDecision(models.Model):
     @property
     def unmet(self) -> list[dict[str, object]]:
         return [f for f in self.findings if f["status"] != "met"]
+
+
+class CourseDue(models.Model):
+    """The first thing due on a course, kept so that the clinic's worklist can order its courses
+    without reading every one of them (courses/due.py, courses/worklist.py).
+
+    Derived data, never the truth: the worklist trusts a row only while it is fresh, that is
+    computed from every change so far (`computed_changes` = `changes`; each write to the course or
+    its patient adds one to `changes`), before `valid_until` (the next midnight, when "today"
+    moves) and under the same settings (`computed_with`). Any other row is worked out again.
+    """
+
+    course = models.OneToOneField(
+        Course, primary_key=True, on_delete=models.CASCADE, related_name="due"
+    )
+    emergency = models.BooleanField(
+        default=False, help_text="something due at once whatever its date (a positive test)"
+    )
+    first_due = models.DateField(
+        null=True, blank=True, help_text="the earliest day anything is due; empty: nothing is"
+    )
+    first_kind = models.PositiveSmallIntegerField(
+        default=0, help_text="the first kind of item due that day, in the worklist's order"
+    )
+    changes = models.PositiveBigIntegerField(default=1)
+    computed_changes = models.PositiveBigIntegerField(default=0)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    computed_with = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"Due on course {self.course_id}: {self.first_due or 'nothing'}"

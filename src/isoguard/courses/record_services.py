@@ -28,6 +28,7 @@ from isoguard.core.vocabulary import (
     PregnancyTestSetting,
     Role,
 )
+from isoguard.courses import due
 from isoguard.courses.dosing_selectors import dose_plan_in_force
 from isoguard.courses.models import (
     Consent,
@@ -84,6 +85,7 @@ def enrolment_record(
             if course.status == CourseStatus.SCREENING
             else course.status,
         )
+        due.changed(course_ids=[course.pk])  # an update() sends no signal
         course.refresh_from_db()
         audit_record(
             actor=user,
@@ -295,6 +297,7 @@ def course_start(
             Course.objects.filter(pk=course.pk).update(
                 first_dose_on=timezone.localdate(), status=CourseStatus.ACTIVE
             )
+            due.changed(course_ids=[course.pk])  # an update() sends no signal
             course.refresh_from_db()
         audit_record(
             actor=user,

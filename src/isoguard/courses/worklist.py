@@ -2,8 +2,12 @@
 
 One list for prescribers and staff, built from what the rule engine already says is outstanding
 (the obligations timeline of each course), the mood-screen schedule and the open side-effect
-reports. It costs a fixed number of queries however many patients the clinic has: the courses
-come with everything the engine reads prefetched (convert.RECORD_PREFETCH).
+reports.
+
+clinic_worklist() reads every course the clinic follows (for the export); worklist_page() gives
+one page of the same list, reading only the courses that can reach the page, in their order of
+first due item as CourseDue keeps it (courses/due.py). Both read courses a chunk at a time with
+convert.course_records(), a fixed number of queries per chunk.
 """
 
 from __future__ import annotations
@@ -11,18 +15,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from isoguard.accounts.models import User
+from isoguard.core.model import CourseRecord
+from isoguard.core.model import MoodAssessment as MoodAssessmentEvent
 from isoguard.core.triage import load_triage
 from isoguard.core.vocabulary import CourseStatus
-from isoguard.courses import lab_services, report_services
-from isoguard.courses.convert import course_record, timeline_prefetch
+from isoguard.courses import due, lab_services, report_services
+from isoguard.courses.convert import course_records, timeline_prefetch
 from isoguard.courses.models import (
     OPEN_STATUSES,
     Course,
+    DosePlan,
     LabResult,
     Prescription,
     ProgrammeDecision,
@@ -75,31 +83,164 @@ def clinic_worklist(
     who: str = "",
     urgent_only: bool = False,
 ) -> list[WorkItem]:
-    """What the user's clinic must see to, most urgent first; empty for anyone but the clinic."""
+    """Everything the user's clinic must see to, most urgent first; empty for anyone but the
+    clinic. Every listed course is read (the export needs them all); a page reads worklist_page.
+    """
     if user.role not in report_services.STAFF_ROLES:
         return []
     patients = patients_visible_to(user)
-    items = list(_reports(user)) + list(_courses(patients, today))
-    if kind:
-        items = [i for i in items if i.kind == kind]
-    if who:
-        items = [i for i in items if i.who == who]
-    if urgent_only:
-        items = [i for i in items if URGENCY[i.urgency] <= URGENCY["report_call_today"]]
-    far = dt.date.max
-    # Within a level and a day, the programme's deadlines first: a window that closes today
-    # costs the patient a month if it is missed.
-    order = {"report": 0, "programme": 1, "lab": 2, "mood": 3}
-    return sorted(
-        items,
-        key=lambda i: (
-            URGENCY[i.urgency],
-            i.due or far,
-            order[i.kind],
-            i.patient.family_name,
-            i.what,
-        ),
+    now = timezone.localtime()
+    items = list(_reports(user)) + _lab_findings(patients)
+    ids = list(listed_courses(patients, today).values_list("pk", flat=True))
+    for chunk in _chunks(ids, ALL_CHUNK):
+        for _, found in _course_items(chunk, today, now).values():
+            items += found
+    return _sorted(_chosen(items, kind, who, urgent_only))
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    items: list[WorkItem]
+    number: int
+    """1 for the first page"""
+    size: int
+    more: bool
+    """whether a next page has items"""
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first item in the whole list, from 1."""
+        return (self.number - 1) * self.size + 1
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.items) - 1
+
+
+PAGE_SIZE = 100
+ROW_FIELDS = ("pk", "fresh", "due__emergency", "due__first_due", "due__first_kind",
+              "patient__family_name", "due__changes")  # fmt: skip
+
+
+def worklist_page(
+    user: User,
+    today: dt.date,
+    *,
+    kind: str = "",
+    who: str = "",
+    urgent_only: bool = False,
+    number: int = 1,
+    size: int = PAGE_SIZE,
+) -> WorklistPage:
+    """One page of clinic_worklist(), the same items in the same order, read in a time that does
+    not grow with the clinic: only the courses whose first due item can reach the page are read.
+
+    Each course's first due day is kept in CourseDue (courses/due.py) and trusted only while it
+    is fresh; a course whose row is not is read here and its row stored again. Courses are then
+    read in the order of their first due item, a chunk at a time, until the next course's first
+    item would sort after the last item the page needs: none of its items could be on the page.
+    """
+    if user.role not in report_services.STAFF_ROLES:
+        return WorklistPage([], number, size, False)
+    patients = patients_visible_to(user)
+    now = timezone.localtime()
+    need = number * size + 1  # one more than the page, to know whether another page follows
+    items = _chosen(list(_reports(user)) + _lab_findings(patients), kind, who, urgent_only)
+    rows = (
+        listed_courses(patients, today)
+        .annotate(fresh=ExpressionWrapper(due.fresh(now), output_field=BooleanField()))
+        .values_list(*ROW_FIELDS)
     )
+    stale: list[int] = []
+    seen: dict[int, int | None] = {}
+    queue: list[tuple[tuple[int, dt.date, int, str], int]] = []
+    for pk, is_fresh, emergency, first_due, first_kind, family_name, changes in rows:
+        if is_fresh:
+            if first_due is not None:  # a fresh row with nothing due: nothing to list
+                queue.append((_bound(emergency, first_due, first_kind, family_name, today), pk))
+        else:
+            stale.append(pk)
+            seen[pk] = changes
+    seen |= due.rows_for(pk for pk, changes in seen.items() if changes is None)
+    for chunk in _chunks(stale, CHUNK):
+        found = _course_items(chunk, today, now)
+        summaries = {pk: _summary(course_items) for pk, (_, course_items) in found.items()}
+        due.store(summaries, seen, {pk: c.rule_pack for pk, (c, _) in found.items()}, now)
+        for _, course_items in found.values():
+            items += _chosen(course_items, kind, who, urgent_only)
+    queue.sort()
+    position = 0
+    while position < len(queue):
+        items = _sorted(items)
+        limit = _key(items[need - 1])[:4] if len(items) >= need else None
+        chunk = []
+        while position < len(queue) and len(chunk) < CHUNK:
+            bound, pk = queue[position]
+            if (limit is not None and bound > limit) or (
+                urgent_only and bound[0] > URGENCY["report_call_today"]
+            ):
+                position = len(queue)  # every course after this one sorts later still
+                break
+            chunk.append(pk)
+            position += 1
+        for _, course_items in _course_items(chunk, today, now).values():
+            items += _chosen(course_items, kind, who, urgent_only)
+    items = _sorted(items)
+    start = (number - 1) * size
+    return WorklistPage(items[start : start + size], number, size, len(items) > start + size)
+
+
+CHUNK = 50
+"""Courses a page reads together (one query per kind of row for the chunk)."""
+ALL_CHUNK = 1000
+"""Courses the whole list reads together: fewer queries, memory still bounded."""
+
+
+def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _chosen(items: list[WorkItem], kind: str, who: str, urgent_only: bool) -> list[WorkItem]:
+    return [
+        i for i in items
+        if (not kind or i.kind == kind) and (not who or i.who == who)
+        and (not urgent_only or URGENCY[i.urgency] <= URGENCY["report_call_today"])
+    ]  # fmt: skip
+
+
+# Within a level and a day, the programme's deadlines first: a window that closes today costs the
+# patient a month if it is missed.
+KIND_ORDER = {"report": 0, "programme": 1, "lab": 2, "mood": 3}
+
+
+def _key(item: WorkItem) -> tuple[int, dt.date, int, str, str]:
+    return (URGENCY[item.urgency], item.due or dt.date.max, KIND_ORDER[item.kind],
+            item.patient.family_name, item.what)  # fmt: skip
+
+
+def _sorted(items: list[WorkItem]) -> list[WorkItem]:
+    return sorted(items, key=_key)
+
+
+def _bound(
+    emergency: bool, first_due: dt.date, first_kind: int, family_name: str, today: dt.date
+) -> tuple[int, dt.date, int, str]:
+    """The first four parts of _key() that no item of the course can sort before (all its items
+    are of one patient, hence one family name)."""
+    urgency = "report_emergency" if emergency else _by_date(first_due, today)
+    return URGENCY[urgency], first_due, first_kind, family_name
+
+
+def _summary(items: list[WorkItem]) -> tuple[bool, dt.date | None, int]:
+    """What CourseDue keeps of a course's items: whether one is an emergency, and the day and
+    kind of the first of those that sort first (the emergencies, if any). A course's items all
+    have a date (an undated one would be a report, which is not a course's)."""
+    emergencies = [i for i in items if i.urgency == "report_emergency"]
+    first = min(emergencies or items, key=lambda i: (i.due, KIND_ORDER[i.kind]), default=None)
+    if first is None:
+        return False, None, 0
+    return bool(emergencies), first.due, KIND_ORDER[first.kind]
 
 
 def _reports(user: User) -> Iterable[WorkItem]:
@@ -135,62 +276,78 @@ def listed_courses(patients: Iterable[Patient], today: dt.date) -> QuerySet[Cour
     return Course.objects.filter(running | just_ended, patient__in=patients)
 
 
-def _courses(patients: QuerySet[Patient], today: dt.date) -> Iterable[WorkItem]:
-    now = timezone.localtime()
-    rows = (
-        listed_courses(patients, today)
-        .select_related("patient")
-        .prefetch_related(*timeline_prefetch(), "dose_plans")
-    )
-    # A result over a threshold is listed whatever the state of the patient's courses.
+def _course_items(
+    ids: list[int], today: dt.date, now: dt.datetime
+) -> dict[int, tuple[Course, list[WorkItem]]]:
+    """Each course with every item of it, by course id: the labs due, the programme's timeline
+    and the mood questionnaire. A fixed number of queries for the lot."""
+    if not ids:
+        return {}
+    courses = list(Course.objects.filter(pk__in=ids).select_related("patient"))
+    records = course_records(courses)
+    plans: dict[int, list[Any]] = {}
+    for plan in DosePlan.objects.filter(course_id__in=ids).values_list(
+        "course_id", "id", "effective_from", "daily_mg", named=True
+    ):
+        plans.setdefault(plan.course_id, []).append(plan)
+    return {
+        c.pk: (c, list(_items_of(c, records[c.pk], plans.get(c.pk, []), today, now)))
+        for c in courses
+    }
+
+
+def _items_of(
+    course: Course, record: CourseRecord, plans: list[Any], today: dt.date, now: dt.datetime
+) -> Iterable[WorkItem]:
+    patient = course.patient
+    peak = lab_services.peak_started(plans)
+    for due_lab in lab_services.course_labs_due(course, today, record=record, peak=peak):
+        name = due_lab.test.value.replace("_", " ")
+        yield WorkItem(
+            patient, "lab", "clinic", f"Lab test due: {name} ({due_lab.check.value}). "
+            f"{due_lab.reason}", due_lab.due, _by_date(due_lab.due, today), course=course,
+            source=due_lab.source,
+        )  # fmt: skip
+    for ob in course_timeline(course, record=record, as_of=now):
+        urgency = (
+            "report_emergency" if ob.id == "positive_pregnancy_test"
+            else _by_date(ob.due, today)
+        )  # fmt: skip
+        yield WorkItem(
+            patient, "programme", ob.who, ob.what, ob.due, urgency,
+            course=course, source=ob.source,
+        )  # fmt: skip
+    if course.status in RUNNING:
+        last_on = max((e.date for e in record.events_of(MoodAssessmentEvent)), default=None)
+        due_mood = mood_due(True, last_on, today)
+        if due_mood.due and due_mood.on is not None:
+            yield WorkItem(
+                patient, "mood", "patient", f"Mood questionnaire due. {due_mood.reason}",
+                due_mood.on, _by_date(due_mood.on, today), course=course,
+                source="clinical.md 5.1: assess mood at each visit; ISOGUARD_MOOD_CHECK_DAYS",
+            )  # fmt: skip
+
+
+def _lab_findings(patients: QuerySet[Patient]) -> list[WorkItem]:
+    """A result over a threshold is listed whatever the state of the patient's courses."""
     flagged = (
         LabResult.objects.filter(patient__in=patients, reviewed_at__isnull=True)
         .exclude(findings=[])
         .select_related("patient", "course")
     )
-    yield from _lab_findings(list(flagged))
-    for course in rows:
-        patient = course.patient
-        record = course_record(course)  # built once, read by the labs and the timeline
-        for due_lab in lab_services.course_labs_due(course, today, record=record):
-            name = due_lab.test.value.replace("_", " ")
-            yield WorkItem(
-                patient, "lab", "clinic", f"Lab test due: {name} ({due_lab.check.value}). "
-                f"{due_lab.reason}", due_lab.due, _by_date(due_lab.due, today), course=course,
-                source=due_lab.source,
-            )  # fmt: skip
-        for ob in course_timeline(course, record=record, as_of=now):
-            urgency = (
-                "report_emergency" if ob.id == "positive_pregnancy_test"
-                else _by_date(ob.due, today)
-            )  # fmt: skip
-            yield WorkItem(
-                patient, "programme", ob.who, ob.what, ob.due, urgency,
-                course=course, source=ob.source,
-            )  # fmt: skip
-        if course.status in RUNNING:
-            last_on = max((m.assessed_on for m in patient.mood_assessments.all()), default=None)
-            due = mood_due(True, last_on, today)
-            if due.due and due.on is not None:
-                yield WorkItem(
-                    patient, "mood", "patient", f"Mood questionnaire due. {due.reason}", due.on,
-                    _by_date(due.on, today), course=course,
-                    source="clinical.md 5.1: assess mood at each visit; ISOGUARD_MOOD_CHECK_DAYS",
-                )  # fmt: skip
-
-
-def _lab_findings(labs: list[LabResult]) -> Iterable[WorkItem]:
-    for lab in lab_services.open_findings(labs):
+    items = []
+    for lab in lab_services.open_findings(list(flagged)):
         patient, course = lab.patient, lab.course
         stop = any(f["level"] == "stop" for f in lab.findings)
         actions = "; ".join(f["action"] for f in lab.findings)
-        yield WorkItem(
+        items.append(WorkItem(
             patient, "lab", "prescriber",
             f"{lab.get_test_display()} {lab.value} {lab.unit} on {lab.taken_on:%Y-%m-%d}: "
             f"{actions}",
             lab.taken_on, "report_stop_and_call" if stop else "report_call_today",
             course=course, lab=lab, source=lab.findings[0]["source"],
-        )  # fmt: skip
+        ))  # fmt: skip
+    return items
 
 
 def _by_date(due: dt.date, today: dt.date) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,6 +16,8 @@ from isoguard.patients.access import require_role
 from isoguard.web.views import audit_list
 
 FILTERS = {"kind": selectors.KINDS, "who": selectors.WHO}
+MAX_PAGE = 1000
+"""Pages are read from the most urgent on; further than this is a mistake, not a need."""
 
 
 @login_required
@@ -27,15 +31,31 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         for name, allowed in FILTERS.items()
     }
     urgent = request.GET.get("urgent") == "1"
-    items = selectors.clinic_worklist(
-        user, timezone.localdate(), kind=chosen["kind"], who=chosen["who"], urgent_only=urgent
-    )
-    audit_list(user, request, "worklist", sorted({i.patient.pk for i in items}))
+    asked = request.GET.get("page", "1")
+    error = ""
+    if not asked.isdigit() or not 1 <= int(asked) <= MAX_PAGE:
+        error = (
+            f"page: expected a whole number from 1 to {MAX_PAGE}, got {asked[:20]!r}; "
+            "the first page is shown."
+        )
+        asked = "1"
+    page = selectors.worklist_page(
+        user, timezone.localdate(), kind=chosen["kind"], who=chosen["who"], urgent_only=urgent,
+        number=int(asked),
+    )  # fmt: skip
+    audit_list(user, request, "worklist", sorted({i.patient.pk for i in page.items}))
+    query = {k: v for k, v in chosen.items() if v} | ({"urgent": "1"} if urgent else {})
     context = {
-        "items": items,
+        "items": page.items,
+        "page": page,
+        "previous_url": "?" + urlencode(query | {"page": page.number - 1})
+        if page.number > 1
+        else "",
+        "next_url": "?" + urlencode(query | {"page": page.number + 1}) if page.more else "",
         "chosen": chosen,
         "urgent": urgent,
         "filters": FILTERS,
         "today": timezone.localdate(),
+        "error": error,
     }
-    return render(request, "isoguard/worklist.html", context)
+    return render(request, "isoguard/worklist.html", context, status=400 if error else 200)

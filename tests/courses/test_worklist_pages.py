@@ -1,0 +1,148 @@
+"""A page of the clinic's worklist is exactly the start of the whole list, however the rows that
+order it (CourseDue) came to be: fresh, stale after a write, a day old, or never made."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+from django.utils import timezone
+
+from isoguard.accounts.models import User
+from isoguard.core.vocabulary import CourseStatus
+from isoguard.courses import due, record_services
+from isoguard.courses.convert import RECORD_PREFETCH
+from isoguard.courses.models import (
+    Course,
+    CourseDue,
+    DosePlan,
+    MoodAssessment,
+    PregnancyTest,
+)
+from isoguard.courses.worklist import (
+    KINDS,
+    WHO,
+    clinic_worklist,
+    worklist_page,
+)
+from isoguard.demo import create_demo
+from isoguard.patients.models import Patient
+
+
+@pytest.fixture
+def demo(db):
+    create_demo(timezone.localdate())
+    return User.objects.get(username="dr.rivera")
+
+
+def all_pages(user, size: int, **filters) -> list:
+    items, number = [], 1
+    while True:
+        page = worklist_page(user, timezone.localdate(), number=number, size=size, **filters)
+        assert len(page.items) <= size
+        items += page.items
+        if not page.more:
+            return items
+        assert len(page.items) == size
+        number += 1
+
+
+def assert_pages_are_the_list(user, sizes=(1, 2, 5, 100)) -> None:
+    today = timezone.localdate()
+    whole = clinic_worklist(user, today)
+    assert whole, "the demo clinic has work"
+    for size in sizes:
+        assert all_pages(user, size) == whole, size
+    for kind, who, urgent in itertools.product(("", *KINDS), ("", *WHO), (False, True)):
+        filters = {"kind": kind, "who": who, "urgent_only": urgent}
+        assert all_pages(user, 3, **filters) == clinic_worklist(user, today, **filters), filters
+
+
+def test_every_page_size_and_filter_gives_the_whole_list_in_order(demo):
+    assert_pages_are_the_list(demo)  # rows made on the first reading
+    assert not CourseDue.objects.filter(valid_until__isnull=True, course__status="active").exists()
+    assert_pages_are_the_list(demo)  # rows trusted
+
+
+def test_rows_never_made_are_made_and_the_page_is_still_right(demo):
+    CourseDue.objects.all().delete()  # as after a bulk load that bypassed the signals
+    assert_pages_are_the_list(demo, sizes=(2,))
+    assert CourseDue.objects.exists()
+
+
+def test_a_write_leaves_the_course_stale_and_the_page_follows_it(demo):
+    today = timezone.localdate()
+    assert_pages_are_the_list(demo, sizes=(3,))
+    course = Course.objects.filter(status=CourseStatus.ACTIVE, patient__clinic=demo.organisation
+                                   ).select_related("patient").first()  # fmt: skip
+    row = CourseDue.objects.get(course=course)
+    assert row.computed_changes == row.changes  # fresh
+    # A positive test puts the course at the top, through a service...
+    record_services.pregnancy_test_record(
+        user=demo, course_id=course.pk, specimen_date=today, result="positive", setting="lab"
+    )
+    row.refresh_from_db()
+    assert row.computed_changes < row.changes  # stale in the write's own transaction
+    page = worklist_page(demo, today, size=1)
+    assert page.items[0].patient == course.patient
+    assert page.items[0].urgency == "report_emergency"
+    assert_pages_are_the_list(demo, sizes=(3,))
+    # ...and deleting it behind the services (a save or delete signal still fires) takes it off.
+    PregnancyTest.objects.filter(patient=course.patient, result="positive").delete()
+    assert_pages_are_the_list(demo, sizes=(3,))
+
+
+def test_writes_that_bypass_the_signals_mark_the_course_through_changed(demo):
+    today = timezone.localdate()
+    screening = Course.objects.filter(status=CourseStatus.SCREENING,
+                                      patient__clinic=demo.organisation).first()  # fmt: skip
+    if screening is None:
+        pytest.skip("the demo has no course in screening")  # pragma: no cover
+    assert_pages_are_the_list(demo, sizes=(3,))
+    before = CourseDue.objects.get(course=screening).changes
+    record_services.enrolment_record(user=demo, course_id=screening.pk, enrolled_on=today)
+    assert CourseDue.objects.get(course=screening).changes > before
+    assert_pages_are_the_list(demo, sizes=(3,))
+
+
+def test_a_row_of_yesterday_is_not_trusted_today(demo):
+    today = timezone.localdate()
+    assert_pages_are_the_list(demo, sizes=(4,))
+    # Yesterday's rows, with their first due day pushed far away: if they were trusted the courses
+    # would sort last (or drop off the page).
+    CourseDue.objects.update(valid_until=timezone.now() - dt.timedelta(minutes=1),
+                             first_due=today + dt.timedelta(days=900))  # fmt: skip
+    assert_pages_are_the_list(demo, sizes=(4,))
+
+
+def test_rows_computed_under_other_settings_are_not_trusted(demo, settings):
+    assert_pages_are_the_list(demo, sizes=(4,))
+    CourseDue.objects.update(first_due=timezone.localdate() + dt.timedelta(days=900))
+    settings.ISOGUARD_MOOD_CHECK_DAYS = 7  # clears the fingerprint (setting_changed)
+    assert_pages_are_the_list(demo, sizes=(4,))
+
+
+def test_every_row_the_worklist_reads_is_watched():
+    """A kind of row the record or the worklist reads, added without a signal, would leave pages
+    stale: every relation of RECORD_PREFETCH, and the dose plans, must be watched."""
+    watched = {Course, Patient, *due.COURSE_ROWS, *due.PRESCRIPTION_ROWS, *due.PATIENT_ROWS}
+    for lookup in RECORD_PREFETCH:
+        if lookup == "diary":
+            continue  # the worklist reads records without the dose diary (course_records)
+        model = Course
+        for part in lookup.split("__"):
+            model = model._meta.get_field(part).related_model
+        assert model in watched, lookup
+    assert DosePlan in watched and MoodAssessment in watched
+
+
+def test_a_row_held_by_another_writer_is_skipped_not_waited_for(demo):
+    """store() takes the rows it can (SKIP LOCKED on PostgreSQL); one it cannot stays stale."""
+    today = timezone.localdate()
+    course = Course.objects.filter(patient__clinic=demo.organisation).first()
+    row = CourseDue.objects.get(course=course)
+    pk = course.pk
+    due.store({pk: (False, today, 1)}, {pk: row.changes}, {pk: course.rule_pack}, timezone.now())
+    row.refresh_from_db()
+    assert (row.first_due, row.first_kind, row.computed_changes) == (today, 1, row.changes)
