@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from isoguard.accounts.models import User
@@ -137,12 +139,48 @@ def test_every_row_the_worklist_reads_is_watched():
     assert DosePlan in watched and MoodAssessment in watched
 
 
-def test_a_row_held_by_another_writer_is_skipped_not_waited_for(demo):
-    """store() takes the rows it can (SKIP LOCKED on PostgreSQL); one it cannot stays stale."""
+def test_store_keeps_what_was_computed_with_the_count_read_before(demo):
     today = timezone.localdate()
     course = Course.objects.filter(patient__clinic=demo.organisation).first()
     row = CourseDue.objects.get(course=course)
-    pk = course.pk
-    due.store({pk: (False, today, 1)}, {pk: row.changes}, {pk: course.rule_pack}, timezone.now())
+    pk, seen = course.pk, row.changes
+    due.changed(course_ids=[pk])  # a write after the count was read
+    due.store({pk: (False, today, 1)}, {pk: seen}, {pk: course.rule_pack}, timezone.now())
     row.refresh_from_db()
-    assert (row.first_due, row.first_kind, row.computed_changes) == (today, 1, row.changes)
+    assert (row.first_due, row.first_kind, row.computed_changes) == (today, 1, seen)
+    assert row.changes == seen + 1  # still stale: the write is not in what was stored
+    assert not Course.objects.filter(due.fresh(timezone.now()), pk=pk).exists()
+
+
+def test_store_skips_a_row_another_transaction_holds(transactional_db):
+    """On PostgreSQL a row locked by a writer is left stale, not waited for (SKIP LOCKED). SQLite
+    has no row locks: a writer holds the whole database and store() waits its turn, so there is
+    nothing to check there."""
+    if connection.vendor != "postgresql":
+        return
+    create_demo(timezone.localdate())
+    course = Course.objects.first()
+    pk = course.pk
+    CourseDue.objects.filter(pk=pk).update(first_due=None, computed_changes=0)
+    held, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with transaction.atomic():
+            list(CourseDue.objects.select_for_update().filter(pk=pk))
+            held.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert held.wait(10)
+        today = timezone.localdate()
+        due.store({pk: (False, today, 1)}, {pk: 5}, {pk: course.rule_pack}, timezone.now())
+        # Had it waited for the lock, the writer would have given up waiting (10 s) and ended.
+        assert thread.is_alive()
+    finally:
+        release.set()
+        thread.join()
+    row = CourseDue.objects.get(pk=pk)
+    assert (row.first_due, row.computed_changes) == (None, 0)
