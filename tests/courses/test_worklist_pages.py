@@ -184,3 +184,16 @@ def test_store_skips_a_row_another_transaction_holds(transactional_db):
         thread.join()
     row = CourseDue.objects.get(pk=pk)
     assert (row.first_due, row.computed_changes) == (None, 0)
+
+
+def test_the_reminder_worker_works_out_every_stale_row_so_pages_read_none(demo):
+    from isoguard.courses.worklist import listed_courses, refresh_stale
+
+    now = timezone.now()
+    listed = listed_courses(Patient.objects.all(), timezone.localdate())
+    assert refresh_stale(now) == listed.count() > 0  # every row is new: all stale
+    assert refresh_stale(now) == 0
+    assert listed.filter(due.fresh(now)).count() == listed.count()
+    assert_pages_are_the_list(demo, sizes=(5,))
+    # A day later every row is stale again.
+    assert refresh_stale(now + dt.timedelta(days=1)) == listed.count()

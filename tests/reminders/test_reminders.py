@@ -21,7 +21,7 @@ from isoguard.audit.models import AuditEvent
 from isoguard.cli import main
 from isoguard.core.programs.obligations import obligations
 from isoguard.courses.convert import course_record
-from isoguard.courses.models import Course, DoseDiaryEntry, MoodAssessment
+from isoguard.courses.models import ContraceptionPlan, Course, DoseDiaryEntry, MoodAssessment
 from isoguard.demo import create_demo
 from isoguard.patients.models import Patient
 from isoguard.reminders import services
@@ -504,3 +504,15 @@ def test_as_a_worker_each_run_sends_only_what_is_new(demo, capsys, monkeypatch):
     assert len(lines) == 2 and "sent 0," not in lines[0] and "sent 0," in lines[1]
     with pytest.raises(CommandError, match="--every"):
         call_command("remind", "--every", "5")
+
+
+def test_one_course_that_cannot_be_read_holds_back_no_one_else(demo, caplog):
+    prefer("Alice", dose_reminders=True, morning_time=dt.time(7, 30))
+    # A contraception plan naming a method the app does not know (written behind its back).
+    plans = ContraceptionPlan.objects.exclude(course__patient__given_name="Alice")
+    broken = plans.first()
+    assert broken is not None
+    ContraceptionPlan.objects.filter(pk=broken.pk).update(methods=["not_a_method"])
+    run(at(D, 7, 30))
+    assert keys("Alice", "dose") == ["dose:2026-11-25:morning"]
+    assert f"course {broken.course_id} could not be read" in caplog.text

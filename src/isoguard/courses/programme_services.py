@@ -17,7 +17,7 @@ from isoguard.audit.services import audit_record
 from isoguard.core import model
 from isoguard.core.programs import decision_to_dict, evaluate
 from isoguard.core.vocabulary import Action, FindingStatus, Role, RulePack
-from isoguard.courses.convert import course_record
+from isoguard.courses.convert import course_records
 from isoguard.courses.models import (
     Course,
     Dispense,
@@ -38,7 +38,7 @@ def engine_decision(
     course: Course, action: Action, as_of: dt.datetime, extra: tuple[model.Event, ...] = ()
 ) -> model.Decision:
     """Return the engine's decision on the course as recorded, plus `extra` events."""
-    record = course_record(course)
+    record = course_records([course])[course.pk]  # a query per kind of row, not per row
     if extra:
         record = dataclasses.replace(record, events=(*record.events, *extra))
     # A pack that counts days in "local" time counts them in the clinic's zone, not UTC's: a
@@ -125,16 +125,17 @@ def dispense_authorisation(
     _refuse_if_cancelled(rx)
     now = timezone.now()
     decision = engine_decision(rx.course, Action.DISPENSE, now)
-    stored = decision_store(decision, rx.course, rx, user, now)
-    audit_record(
-        actor=user,
-        action="authorise_dispense",
-        obj=stored,
-        request=request,
-        patient_id=rx.course.patient_id,
-        outcome=AuditEvent.Outcome.ALLOWED if decision.allowed else AuditEvent.Outcome.REFUSED,
-        detail={"prescription": rx.pk, "dispense_by": str(decision.dispense_by)},
-    )
+    with transaction.atomic():  # the decision and its audit event, together or neither
+        stored = decision_store(decision, rx.course, rx, user, now)
+        audit_record(
+            actor=user,
+            action="authorise_dispense",
+            obj=stored,
+            request=request,
+            patient_id=rx.course.patient_id,
+            outcome=AuditEvent.Outcome.ALLOWED if decision.allowed else AuditEvent.Outcome.REFUSED,
+            detail={"prescription": rx.pk, "dispense_by": str(decision.dispense_by)},
+        )
     return stored
 
 

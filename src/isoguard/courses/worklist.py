@@ -163,10 +163,7 @@ def worklist_page(
             seen[pk] = changes
     seen |= due.rows_for(pk for pk, changes in seen.items() if changes is None)
     for chunk in _chunks(stale, CHUNK):
-        found = _course_items(chunk, today, now)
-        summaries = {pk: _summary(course_items) for pk, (_, course_items) in found.items()}
-        due.store(summaries, seen, {pk: c.rule_pack for pk, (c, _) in found.items()}, now)
-        for _, course_items in found.values():
+        for _, course_items in _stored(_course_items(chunk, today, now), seen, now).values():
             items += _chosen(course_items, kind, who, urgent_only)
     queue.sort()
     position = 0
@@ -188,6 +185,31 @@ def worklist_page(
     items = _sorted(items)
     start = (number - 1) * size
     return WorklistPage(items[start : start + size], number, size, len(items) > start + size)
+
+
+def refresh_stale(now: dt.datetime) -> int:
+    """Work out again every stale CourseDue row of every clinic (what the first page view of the
+    day would do clinic by clinic); `isoguard remind` runs it, so pages stay fast after midnight.
+    Return how many courses were read."""
+    today = timezone.localdate(now)
+    rows = (
+        listed_courses(Patient.objects.all(), today)
+        .exclude(due.fresh(now))
+        .values_list("pk", "due__changes")
+    )
+    seen: dict[int, int | None] = dict(rows)
+    seen |= due.rows_for(pk for pk, changes in seen.items() if changes is None)
+    for chunk in _chunks(sorted(seen), ALL_CHUNK):
+        _stored(_course_items(chunk, today, now), seen, now)
+    return len(seen)
+
+
+def _stored(
+    found: dict[int, tuple[Course, list[WorkItem]]], seen: dict[int, int | None], now: dt.datetime
+) -> dict[int, tuple[Course, list[WorkItem]]]:
+    summaries = {pk: _summary(course_items) for pk, (_, course_items) in found.items()}
+    due.store(summaries, seen, {pk: c.rule_pack for pk, (c, _) in found.items()}, now)
+    return found
 
 
 CHUNK = 50

@@ -31,10 +31,12 @@ from isoguard.accounts.models import User
 from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
 from isoguard.core.dosing import first_allowed_start
+from isoguard.core.model import CourseRecord
+from isoguard.core.model import MoodAssessment as MoodAssessmentEvent
 from isoguard.core.programs.obligations import Obligation
 from isoguard.core.vocabulary import CourseStatus, DoseTime, Role
-from isoguard.courses.convert import timeline_prefetch
-from isoguard.courses.models import OPEN_STATUSES, Course, DoseDiaryEntry
+from isoguard.courses.convert import course_records
+from isoguard.courses.models import OPEN_STATUSES, Course
 from isoguard.courses.mood_services import mood_due
 from isoguard.courses.selectors import course_timeline
 from isoguard.courses.worklist import listed_courses
@@ -184,41 +186,54 @@ def _day_window(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 def due_reminders(now: dt.datetime) -> list[Reminder]:
     """Every reminder whose window contains `now`, quiet hours aside; one per occurrence."""
     today = timezone.localdate(now)
-    courses = (
+    ids = list(
         listed_courses(Patient.objects.all(), today)
-        .select_related("patient__contact_preference")
-        .prefetch_related(
-            # Only yesterday's and today's doses are read (_dose_reminders); every dose of every
-            # course was 2.8 GB at 100k.
-            *timeline_prefetch(
-                diary=DoseDiaryEntry.objects.filter(day__gte=today - dt.timedelta(days=1))
-            )
-        )
         .order_by("patient_id", "-number")
+        .values_list("pk", flat=True)
     )
     found: dict[tuple[int, str, str], Reminder] = {}
     mood_checked: set[int] = set()
-    # A chunk of courses (and their prefetched rows) at a time, not every course in memory at once.
-    for course in courses.iterator(chunk_size=500):
+    # A chunk of courses at a time, not every course in memory at once.
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        by_pk = Course.objects.select_related("patient__contact_preference").in_bulk(chunk)
+        courses = [by_pk[pk] for pk in chunk if pk in by_pk]
+        # Only yesterday's and today's doses are read (_dose_reminders).
+        since = today - dt.timedelta(days=1)
         try:
-            # The course's timeline, read once for its dose and step reminders.
-            timeline = course_timeline(course, as_of=now)
-            items = [
-                *_dose_reminders(course, now, timeline),
-                *_obligation_reminders(course, now, timeline),
-                *_mood_reminder(course, now, mood_checked),
-            ]
+            records = course_records(courses, diary_since=since)
         except Exception:
-            # One course that cannot be read must not hold back everyone else's reminders.
-            logger.exception("reminders: course %s could not be read; skipped this run", course.pk)
-            continue
-        for item in items:
-            found.setdefault((item.patient.pk, item.kind, item.key), item)
+            logger.exception("reminders: a chunk could not be read together; one by one")
+            records = {}
+        for course in courses:
+            try:
+                record = (
+                    records.get(course.pk) or course_records([course], diary_since=since)[course.pk]
+                )
+                # The course's timeline, read once for its dose and step reminders.
+                timeline = course_timeline(course, record=record, as_of=now)
+                items = [
+                    *_dose_reminders(course, record, now, timeline),
+                    *_obligation_reminders(course, now, timeline),
+                    *_mood_reminder(course, record, now, mood_checked),
+                ]
+            except Exception:
+                # One course that cannot be read must not hold back everyone else's reminders.
+                logger.exception(
+                    "reminders: course %s could not be read; skipped this run", course.pk
+                )
+                continue
+            for item in items:
+                found.setdefault((item.patient.pk, item.kind, item.key), item)
     return list(found.values())
 
 
+CHUNK = 500
+"""Courses read together (convert.course_records: one query per kind of row for the chunk)."""
+
+
 def _dose_reminders(
-    course: Course, now: dt.datetime, timeline: Iterable[Obligation]
+    course: Course, record: CourseRecord, now: dt.datetime, timeline: Iterable[Obligation]
 ) -> Iterable[Reminder]:
     """Each dose from its time until DOSE_WINDOW after, while it is not ticked in the diary."""
     preference = preference_for(course.patient)
@@ -227,7 +242,7 @@ def _dose_reminders(
     first, last = course.first_dose_on, course.last_dose_on
     if first is None or any(ob.id == "positive_pregnancy_test" for ob in timeline):
         return  # a positive pregnancy test stops every dose (clinical.md 3.1)
-    ticked = {(entry.day, entry.time) for entry in course.diary.all()}
+    ticked = {(entry.day, entry.time.value) for entry in record.diary}
     today = timezone.localdate(now)
     # Yesterday too: an evening dose at 23:00 is still in its window at 00:30.
     for day in (today - dt.timedelta(days=1), today):
@@ -273,14 +288,16 @@ def _obligation_reminders(
         yield Reminder(course.patient, ReminderKind.OBLIGATION, key, start, end, message)
 
 
-def _mood_reminder(course: Course, now: dt.datetime, checked: set[int]) -> Iterable[Reminder]:
+def _mood_reminder(
+    course: Course, record: CourseRecord, now: dt.datetime, checked: set[int]
+) -> Iterable[Reminder]:
     """The mood questionnaire, once each time it falls due, from 09:00 until it is answered."""
     patient = course.patient
     if patient.pk in checked or course.status not in OPEN_STATUSES:  # as the worklist lists it
         return
     checked.add(patient.pk)
     today = timezone.localdate(now)
-    last_on = max((m.assessed_on for m in patient.mood_assessments.all()), default=None)
+    last_on = max((m.date for m in record.events_of(MoodAssessmentEvent)), default=None)
     due = mood_due(True, last_on, today)
     if not due.due or due.on is None:
         return

@@ -1,7 +1,8 @@
 """`isoguard remind`: send every reminder that is due now, each exactly once.
 
 Safe to run every few minutes from cron or a systemd timer, and twice at the same time: a
-reminder already sent, or being sent by another run, is not sent again (docs/reminders.md).
+reminder already sent, or being sent by another run, is not sent again (docs/reminders.md). A
+real run (not --dry-run, not --now) also works out the clinic worklist's stale per-course rows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from isoguard.courses.worklist import refresh_stale
 from isoguard.reminders.services import run_reminders
 
 logger = logging.getLogger(__name__)
@@ -82,4 +84,9 @@ class Command(BaseCommand):
         summary = run_reminders(now, dry_run=options["dry_run"])
         for line in summary.planned:
             self.stdout.write(f"would send: {line}")
-        self.stdout.write(f"{timezone.localtime(now):%Y-%m-%d %H:%M %Z}: {summary.line()}")
+        line = summary.line()
+        if not options["dry_run"] and not options["now"]:
+            # The worklist's per-course rows go stale at midnight: work them out here, not in
+            # the first page view of the day (courses/due.py).
+            line += f"; worklist rows worked out again: {refresh_stale(now)}"
+        self.stdout.write(f"{timezone.localtime(now):%Y-%m-%d %H:%M %Z}: {line}")
