@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import F
 
 from isoguard.audit.models import AuditChainHead, AuditEvent
@@ -65,19 +65,42 @@ def append(event: AuditEvent) -> AuditEvent:
     """Chain and save `event` (unsaved), in the caller's transaction (or its own)."""
     db = router.db_for_write(AuditEvent)  # the primary, even for a read replica's report
     heads = AuditChainHead.objects.using(db)
-    with transaction.atomic(using=db):
+    # No savepoint inside the caller's transaction: if the event cannot be written, the change it
+    # records must not be either, so the whole transaction fails with it.
+    with transaction.atomic(using=db, savepoint=False):
         # The UPDATE takes the head's lock before anything is read, so appends queue here.
-        moved = heads.filter(pk=HEAD_PK).update(seq=F("seq") + 1)
-        if not moved:
+        moved = _advance(db)
+        if moved is None:
             heads.get_or_create(pk=HEAD_PK, defaults={"seq": 0, "hash": GENESIS})
-            heads.filter(pk=HEAD_PK).update(seq=F("seq") + 1)
-        head = heads.get(pk=HEAD_PK)
-        event.seq, event.prev_hash = head.seq, head.hash
+            moved = _advance(db)
+        assert moved is not None
+        event.seq, event.prev_hash = moved
         event.detail = json.loads(json.dumps(event.detail))  # as it will read back
-        event.hash = event_hash(head.hash, event)
+        event.hash = event_hash(event.prev_hash, event)
         event.save(using=db)
         heads.filter(pk=HEAD_PK).update(hash=event.hash)
     return event
+
+
+def _advance(db: str) -> tuple[int, str] | None:
+    """Move the head on by one and return its new seq and the hash it points to (None: no head
+    yet), in one statement where the database can return rows from an UPDATE."""
+    connection = connections[db]
+    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    if connection.features.can_return_columns_from_insert:  # PostgreSQL, SQLite 3.35 and later
+        with connection.cursor() as cursor:
+            cursor.execute(
+                # The table name is the model's own, quoted; the only value is a parameter.
+                f"UPDATE {table} SET seq = seq + 1 WHERE id = %s RETURNING seq, hash",  # noqa: S608
+                [HEAD_PK],
+            )
+            row = cursor.fetchone()
+        return (row[0], row[1]) if row else None
+    heads = AuditChainHead.objects.using(db)
+    if not heads.filter(pk=HEAD_PK).update(seq=F("seq") + 1):
+        return None
+    head = heads.get(pk=HEAD_PK)
+    return head.seq, head.hash
 
 
 @dataclass(frozen=True)
