@@ -271,6 +271,17 @@ def test_an_imported_open_course_authorises_nothing_until_screened_here(client, 
         assert not decision.allowed and decision.dispense_by is None
         assert decision.findings[0].rule == "screened_here"
         assert "screen the patient" in decision.findings[0].message
+    # Its old deadlines do not show: the one step is the screening, on the clinic's worklist.
+    from isoguard.courses.selectors import course_timeline
+    from isoguard.courses.worklist import worklist_page
+
+    (step,) = course_timeline(course)
+    assert (step.id, step.who, step.due) == ("screened_here", "prescriber", timezone.localdate())
+    if importer_user.role in ("prescriber", "clinic_staff"):
+        items = worklist_page(importer_user, timezone.localdate()).items
+        assert [i.what for i in items if i.patient == patient and i.kind == "programme"] == [
+            step.what
+        ]
 
 
 def entry_of(bundle: dict, kind: str, test=lambda r: True) -> tuple[int, dict]:

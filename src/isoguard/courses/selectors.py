@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from isoguard.core import model
 from isoguard.core.programs.obligations import Obligation, obligations
-from isoguard.core.vocabulary import CourseStatus
+from isoguard.core.vocabulary import CourseStatus, FindingStatus
 from isoguard.courses.convert import course_record
 from isoguard.courses.models import Course, Prescription
+from isoguard.courses.programme_services import NOT_SCREENED_HERE
 from isoguard.patients.access import pharmacy_prescriptions
 from isoguard.patients.models import Patient
 
@@ -63,9 +64,20 @@ def course_timeline(
     """What is outstanding on the course: who does what, by when (soonest first).
 
     The one way the app reads the programme's timeline: with the clinic's pack settings (as the
-    decisions apply them), in the clinic's time zone, nothing while the course is in screening.
+    decisions apply them), in the clinic's time zone, nothing while the course is in screening
+    (but the screening itself for a course imported open, which nothing is authorised on).
     Pass `record` when the caller has built it already.
     """
+    if course.awaiting_screening:
+        # Imported open: its old deadlines do not hold here (every decision is refused until the
+        # patient is screened here), so the one step is the screening, due since the import.
+        imported_on = timezone.localdate(course.created_at)
+        today = timezone.localdate(as_of)
+        status = FindingStatus.OVERDUE if imported_on < today else FindingStatus.DUE
+        return (
+            Obligation("screened_here", "prescriber", NOT_SCREENED_HERE.message, imported_on,
+                       status, NOT_SCREENED_HERE.source),
+        )  # fmt: skip
     if course.status == CourseStatus.SCREENING:
         return ()
     return obligations(
