@@ -164,3 +164,18 @@ def test_a_refused_diary_or_programme_page_is_audited_and_records_no_allowed_vie
     events = AuditEvent.objects.filter(actor=world.pharmacist)
     assert events.filter(outcome="refused").count() == 2
     assert not events.filter(outcome="allowed").exclude(action="login").exists()
+
+
+def test_an_unknown_programme_step_is_refused_by_name_and_records_nothing(demo, client):
+    from isoguard.courses.models import Consent, MonthlyCheck
+
+    login(client, "dr.rivera")
+    course = Course.objects.filter(patient__clinic__name__startswith="Riverside").first()
+    url = reverse("programme", args=[course.pk])
+    before = (Consent.objects.count(), MonthlyCheck.objects.count(), course.status)
+    response = client.post(url, {"step": "sign_everything"})
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "step: expected one of start_course, enrol" in text and "sign_everything" in text
+    course.refresh_from_db()
+    assert (Consent.objects.count(), MonthlyCheck.objects.count(), course.status) == before

@@ -125,6 +125,7 @@ def programme_page(request: HttpRequest, course_id: int) -> HttpResponse:
     patient = patient_for(user, course.patient_id, request=request)
     today = timezone.localdate()
     bound: dict[str, forms.Form] = {}
+    status = 200
     if request.method == "POST":
         step = request.POST.get("step", "")
         if step == "start_course":
@@ -142,7 +143,12 @@ def programme_page(request: HttpRequest, course_id: int) -> HttpResponse:
                     messages.error(request, f"The course cannot start yet: {reasons}")
             return redirect("programme", course_id=course.pk)
         form_class = STEPS.get(step)
-        if form_class is not None:
+        if form_class is None:
+            allowed = ", ".join(("start_course", *STEPS))
+            messages.error(request, f"step: expected one of {allowed}, got {step[:40]!r}; "
+                           "nothing was recorded.")  # fmt: skip
+            status = 400
+        else:
             form = form_class(request.POST, prefix=step)
             bound[step] = form
             if form.is_valid():
@@ -175,4 +181,4 @@ def programme_page(request: HttpRequest, course_id: int) -> HttpResponse:
         "preview": preview,
         "unmet": [f for f in preview.findings if f.status != "met"],
     }
-    return render(request, "isoguard/programme.html", context)
+    return render(request, "isoguard/programme.html", context, status=status)
