@@ -57,6 +57,7 @@ def test_authorise_then_fill_with_a_token(client, fatima_rx):
     again = post(client, f"{base}/dispenses", fill, headers)
     assert again.status_code == 422
     assert "already been dispensed" in again.json()["error"]["message"]
+    assert (again.json()["error"]["code"], again.json()["error"]["field"]) == ("refused", None)
     assert Dispense.objects.filter(prescription=fatima_rx).count() == 1
     audited = AuditEvent.objects.filter(
         action="authorise_dispense", actor=pharmacist, object_type="courses.programmedecision"

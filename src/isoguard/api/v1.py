@@ -56,7 +56,9 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     auth=[TokenAuth(), django_auth],
     description="Isotretinoin treatment records. Every response error has the shape "
-    '{"error": {"code", "message", "field"}}.',
+    '{"error": {"code", "message", "field"}}: 422 with code `invalid` names the field at fault; '
+    "422 with code `refused` is a well-formed request that the record as it stands refuses "
+    "(not authorised by the programme, already dispensed, cancelled), with the reasons.",
 )
 ERRORS: dict[int | tuple[int, ...], Any] = {(401, 403, 404, 422): ErrorResponse}
 
@@ -113,7 +115,9 @@ def on_django_validation_error(request: HttpRequest, exc: DjangoValidationError)
     if hasattr(exc, "error_dict"):
         field, messages = next(iter(exc.message_dict.items()))
         return error(request, 422, "invalid", f"{field}: {messages[0]}", field)
-    return error(request, 422, "invalid", " ".join(exc.messages))
+    # No field: the request was well formed but what it asks is refused as things stand (not
+    # authorised by the programme, already dispensed, cancelled); the message says why.
+    return error(request, 422, "refused", " ".join(exc.messages))
 
 
 @api.exception_handler(HttpError)
