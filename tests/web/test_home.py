@@ -148,3 +148,17 @@ def test_a_cancelled_prescription_leaves_the_pharmacists_list_and_access(world, 
     client.force_login(world.pharmacist)
     assert "Alice" not in page_text(client.get(reverse("home")))
     assert client.get(reverse("patient_detail", args=[world.alice.pk])).status_code == 403
+
+
+def test_the_patient_home_reads_the_active_course_record_once(world, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from isoguard.courses.models import Course
+
+    Course.objects.filter(patient=world.alice).update(status="active", first_dose_on="2026-11-01")
+    client.force_login(world.alice_user)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(reverse("home")).status_code == 200
+    checks = [q for q in captured if 'FROM "courses_monthlycheck"' in q["sql"]]
+    assert len(checks) == 1  # the month and the steps share one record

@@ -6,6 +6,8 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 
+from isoguard.core.model import CourseRecord
+from isoguard.core.programs.obligations import Obligation
 from isoguard.core.vocabulary import DoseTime
 from isoguard.courses.convert import course_record
 from isoguard.courses.models import Course
@@ -23,9 +25,15 @@ class Day:
     """(kind, words): test, fill, deadline"""
 
 
-def month_grid(course: Course, today: dt.date) -> list[list[Day]]:
+def month_grid(
+    course: Course,
+    today: dt.date,
+    *,
+    record: CourseRecord | None = None,
+    timeline: tuple[Obligation, ...] | None = None,
+) -> list[list[Day]]:
     """Weeks (Monday first) of the month of `today` and at least the week ahead, each day with
-    what happened or is due."""
+    what happened or is due (`record` and `timeline`: the course's, when the caller has them)."""
     first = today.replace(day=1)
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(today.year, today.month)
     while weeks[-1][-1] < today + dt.timedelta(days=7):  # always show the week ahead
@@ -33,8 +41,8 @@ def month_grid(course: Course, today: dt.date) -> list[list[Day]]:
         weeks.append([start + dt.timedelta(days=i) for i in range(7)])
     days = {d: Day(d, d.month == today.month, d == today) for week in weeks for d in week}
     diary = {(e.day, e.time): e.taken for e in course.diary.filter(day__gte=weeks[0][0])}
-    record = course_record(course)
-    marks = course_timeline(course, record=record)
+    record = record or course_record(course)
+    marks = course_timeline(course, record=record) if timeline is None else timeline
     started = course.first_dose_on
     ended = course.last_dose_on
     if any(ob.id == "positive_pregnancy_test" for ob in marks):

@@ -17,6 +17,7 @@ from isoguard.core.triage import load_checklist
 from isoguard.core.vocabulary import CourseStatus, Role
 from isoguard.courses import mood_services, report_services
 from isoguard.courses import selectors as course_selectors
+from isoguard.courses.convert import course_record
 from isoguard.courses.models import OPEN_STATUSES
 from isoguard.courses.worklist import pharmacy_worklist
 from isoguard.patients import services as patient_services
@@ -83,15 +84,22 @@ def home(request: HttpRequest) -> HttpResponse:
         if patient is not None:
             patient = patient_for(user, patient.pk, request=request)
             active = patient.courses.filter(status=CourseStatus.ACTIVE).first()
+            timeline = None
             if active is not None:
+                # The record and timeline are read once, for the month and the steps below.
+                record = course_record(active)
+                timeline = course_selectors.course_timeline(active, record=record)
                 context.update(
                     active_course=active,
-                    month=month_grid(active, timezone.localdate()),
+                    month=month_grid(
+                        active, timezone.localdate(), record=record, timeline=timeline
+                    ),
                     **progress_context(active, timezone.localdate()),
                 )
             latest = patient.courses.order_by("-number").first()
             if latest is not None:
-                context["timeline"] = course_selectors.course_timeline(latest)
+                same = active is not None and latest.pk == active.pk
+                context["timeline"] = timeline if same else course_selectors.course_timeline(latest)
             context.update(
                 patient=patient,
                 checklist=load_checklist(),
