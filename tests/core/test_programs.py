@@ -629,3 +629,17 @@ def test_a_pack_with_no_rule_for_the_action_allows_nothing(monkeypatch):
         decision = decide(record, action, D(2026, 11, 3), "us-ipledge-2026")
         assert decision.findings == ()
         assert decision.allowed is False and decision.dispense_by is None
+
+
+def test_the_decisions_and_the_timeline_read_applies_to_in_one_place():
+    from isoguard.core.programs.packs import AppliesTo, load_pack
+    from isoguard.core.vocabulary import RulePack
+
+    for pack_id in RulePack:
+        pack = load_pack(pack_id)
+        can, cannot = pack.rules_for(True), pack.rules_for(False)
+        assert pack.rules_for(None) == can  # not assessed: the stricter rules
+        assert all(r.spec.applies_to != AppliesTo.CANNOT_BECOME_PREGNANT for r in can)
+        assert all(r.spec.applies_to != AppliesTo.CAN_BECOME_PREGNANT for r in cannot)
+        for action in Action:
+            assert pack.rules_for(True, action) == [r for r in can if action in r.spec.actions]

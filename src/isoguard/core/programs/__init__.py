@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from isoguard.core import model
 from isoguard.core.knowledge.packs import pack_in_force
 from isoguard.core.programs.context import Context
-from isoguard.core.programs.packs import AppliesTo, Pack, load_pack, pack_with_settings
+from isoguard.core.programs.packs import load_pack, pack_with_settings
 from isoguard.core.programs.rules import status_of
 from isoguard.core.vocabulary import Action, RulePack
 
@@ -55,7 +55,7 @@ def evaluate(
     ctx = Context(record, action, as_of, loaded.header.time_zone)
     findings: list[model.Finding] = []
     dispense_by: dt.date | None = None
-    for pack_rule in _applicable(loaded, ctx):
+    for pack_rule in loaded.rules_for(ctx.can_become_pregnant, ctx.action):
         verdict = pack_rule.rule.check(ctx)
         findings.append(
             model.Finding(
@@ -81,16 +81,6 @@ def _programme_day(jurisdiction: str, as_of: dt.datetime) -> dt.date:
     }
     zone = zones.pop() if len(zones) == 1 else "local"
     return as_of.date() if zone == "local" else as_of.astimezone(ZoneInfo(zone)).date()
-
-
-def _applicable(pack: Pack, ctx: Context) -> list[Any]:
-    wanted = {
-        AppliesTo.EVERYONE,
-        AppliesTo.CAN_BECOME_PREGNANT
-        if ctx.can_become_pregnant
-        else AppliesTo.CANNOT_BECOME_PREGNANT,
-    }
-    return [r for r in pack.rules if ctx.action in r.spec.actions and r.spec.applies_to in wanted]
 
 
 def decision_to_dict(decision: model.Decision, scenario_id: str | None = None) -> dict[str, object]:

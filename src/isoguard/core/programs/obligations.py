@@ -160,30 +160,18 @@ def _after(day: dt.date, months: int, weeks: int) -> dt.date:
 
 def _fill_deadline(ctx: Context, rx: model.Prescription, pack: Pack) -> dt.date | None:
     """The last day the waiting prescription may be filled, as the pack counts it."""
-    for pack_rule in pack.rules:
+    for pack_rule in pack.rules_for(ctx.can_become_pregnant):
         params = pack_rule.rule.params
         if pack_rule.spec.type == "pregnancy_test_window" and ctx.can_become_pregnant and ctx.tests:
             return ctx.tests[-1].specimen_date + D(days=params.window_days - 1)
         if pack_rule.spec.type == "prescription_validity":
-            applies = pack_rule.spec.applies_to
-            if (
-                applies == "everyone"
-                or (applies == "can_become_pregnant") == ctx.can_become_pregnant
-            ):
-                days = params.days
-                return rx.date + D(days=days - 1)
+            return rx.date + D(days=params.days - 1)
     return None
 
 
 def _rule(pack: Pack, type_name: str, can_become_pregnant: bool | None) -> PackRule | None:
     """The pack's rule of that type that applies to this patient, if there is one."""
-    for pack_rule in pack.rules:
-        applies = pack_rule.spec.applies_to
-        if pack_rule.spec.type == type_name and (
-            applies == "everyone" or (applies == "can_become_pregnant") == bool(can_become_pregnant)
-        ):
-            return pack_rule
-    return None
+    return next((r for r in pack.rules_for(can_become_pregnant) if r.spec.type == type_name), None)
 
 
 def _sorted(items: list[Obligation]) -> tuple[Obligation, ...]:

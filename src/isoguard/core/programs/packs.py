@@ -64,6 +64,24 @@ class Pack:
     def id(self) -> RulePack:
         return self.header.id
 
+    def rules_for(
+        self, can_become_pregnant: bool | None, action: Action | None = None
+    ) -> list[PackRule]:
+        """The rules that apply to this patient (and to this action, if given), in the pack's
+        order: the one reading of `applies_to`, for the decisions and the timeline alike. A
+        patient not assessed (None) counts as able to become pregnant, as the Context reads it:
+        the stricter rules."""
+        wanted = {
+            AppliesTo.EVERYONE,
+            AppliesTo.CAN_BECOME_PREGNANT
+            if can_become_pregnant is not False
+            else AppliesTo.CANNOT_BECOME_PREGNANT,
+        }
+        return [
+            r for r in self.rules
+            if r.spec.applies_to in wanted and (action is None or action in r.spec.actions)
+        ]  # fmt: skip
+
 
 class PackSettingError(ValueError):
     """A setting names an unknown rule or parameter, or tries to change a confirmed rule."""
