@@ -7,8 +7,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from isoguard.audit.chain import GENESIS, HEAD_PK
-from isoguard.audit.models import AuditChainHead
 from isoguard.operations.backup import BackupError, backup, vendor
 
 
@@ -22,12 +20,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            path = backup(options["file"])
+            path, head = backup(options["file"])
         except BackupError as error:
             raise CommandError(str(error)) from None
-        head = AuditChainHead.objects.filter(pk=HEAD_PK).first()
-        seq, hash_ = (head.seq, head.hash) if head else (0, GENESIS)
+        # The backup's own head, not the live one, which moves on while the app serves: the hash
+        # kept from this line must match what a restore of this file gives back.
         self.stdout.write(
             f"backed up the {vendor()} database to {path} ({path.stat().st_size} bytes); "
-            f"audit head now {seq} {hash_}"
+            f"audit head in the backup {head.seq} {head.hash}"
         )
