@@ -190,3 +190,26 @@ def test_a_cancelled_prescription_is_never_authorised_or_filled(fatima_rx, clien
     page = client.get(f"/pharmacy/prescriptions/{fatima_rx.pk}/")
     assert page.status_code == 200 and "cancelled" in page.content.decode()
     assert replacement.pk != fatima_rx.pk
+
+
+def test_an_authorisation_is_one_audit_event_naming_the_patient_and_the_decision(fatima_rx):
+    before = AuditEvent.objects.count()
+    decision = dispense_authorisation(user=pharmacist(), prescription_id=fatima_rx.pk)
+    (event,) = AuditEvent.objects.order_by("-seq")[: AuditEvent.objects.count() - before]
+    assert (event.action, event.actor, event.patient_id) == (
+        "authorise_dispense",
+        pharmacist(),
+        fatima_rx.course.patient_id,
+    )
+    assert event.object_id == str(decision.pk) and event.outcome == "refused"  # no guide yet
+    # A cancelled prescription is refused, and the refusal audited in place of the access.
+    Prescription.objects.filter(pk=fatima_rx.pk).update(cancelled_at=timezone.now())
+    with pytest.raises(ValidationError, match="cancelled"):
+        dispense_authorisation(user=pharmacist(), prescription_id=fatima_rx.pk)
+    refusal = AuditEvent.objects.order_by("-seq").first()
+    assert (refusal.action, refusal.outcome, refusal.object_id) == (
+        "authorise_dispense",
+        "refused",
+        str(fatima_rx.pk),
+    )
+    assert "cancelled" in refusal.reason

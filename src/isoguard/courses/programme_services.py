@@ -82,9 +82,15 @@ def decision_store(
 
 
 def pharmacy_prescription(
-    user: User, prescription_id: int, action: str, request: HttpRequest | None
+    user: User,
+    prescription_id: int,
+    action: str,
+    request: HttpRequest | None,
+    *,
+    audit_access: bool = True,
 ) -> Prescription:
-    """Return the prescription if `user` is a pharmacist of the pharmacy it was presented at."""
+    """Return the prescription if `user` is a pharmacist of the pharmacy it was presented at
+    (`audit_access`: as patient_for takes it)."""
     rx = Prescription.objects.select_related("course__patient").filter(pk=prescription_id).first()
     if rx is None:
         raise PermissionDenied("No such prescription at your pharmacy.")
@@ -103,7 +109,8 @@ def pharmacy_prescription(
             reason="only a pharmacist of the pharmacy it was presented at",
         )
         raise PermissionDenied("This prescription was not presented at your pharmacy.")
-    patient_for(user, rx.course.patient_id, action=action, request=request)
+    patient_for(user, rx.course.patient_id, action=action, request=request,
+                audit_access=audit_access)  # fmt: skip
     return rx
 
 
@@ -121,8 +128,16 @@ def dispense_authorisation(
     *, user: User, prescription_id: int, request: HttpRequest | None = None
 ) -> ProgrammeDecision:
     """Ask the engine whether this prescription may be dispensed now; keep and audit the answer."""
-    rx = pharmacy_prescription(user, prescription_id, "authorise_dispense", request)
-    _refuse_if_cancelled(rx)
+    # The access is audited by the decision's own event below (same action, same patient).
+    rx = pharmacy_prescription(user, prescription_id, "authorise_dispense", request,
+                               audit_access=False)  # fmt: skip
+    try:
+        _refuse_if_cancelled(rx)
+    except ValidationError as refusal:
+        audit_record(actor=user, action="authorise_dispense", obj=rx, request=request,
+                     patient_id=rx.course.patient_id, outcome=AuditEvent.Outcome.REFUSED,
+                     reason=" ".join(refusal.messages))  # fmt: skip
+        raise
     now = timezone.now()
     decision = engine_decision(rx.course, Action.DISPENSE, now)
     with transaction.atomic():  # the decision and its audit event, together or neither

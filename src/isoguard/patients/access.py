@@ -76,9 +76,18 @@ def eighteen_years_before(day: datetime.date) -> datetime.date:
 
 
 def patient_for(
-    user: User, patient_id: int, *, request: HttpRequest | None = None, action: str = "view"
+    user: User,
+    patient_id: int,
+    *,
+    request: HttpRequest | None = None,
+    action: str = "view",
+    audit_access: bool = True,
 ) -> Patient:
-    """Return the patient if `user` may see them, auditing the access; else refuse and audit."""
+    """Return the patient if `user` may see them, auditing the access; else refuse and audit.
+
+    `audit_access=False` is for a caller that audits this same action on this patient itself
+    before the request ends (one event for the access and what was done, not two); a refusal is
+    always audited here."""
     patient = patients_visible_to(user).filter(pk=patient_id).first()
     if patient is None:
         audit_record(
@@ -92,7 +101,8 @@ def patient_for(
             request=request,
         )
         raise PermissionDenied("You may not see this patient's record.")
-    audit_record(actor=user, action=action, obj=patient, patient_id=patient.pk, request=request)
+    if audit_access:
+        audit_record(actor=user, action=action, obj=patient, patient_id=patient.pk, request=request)
     return patient
 
 
