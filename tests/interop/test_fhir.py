@@ -563,5 +563,6 @@ def test_the_clinics_thresholds_apply_to_the_check_the_import_shares(settings):
         "triglycerides": [{"value": 400, "unit": "mg/dL", "level": "review",
                            "action": "clinic: recheck", "source": "clinic protocol"}]
     }  # fmt: skip
-    lab = checked_lab("triglycerides", "450", "mg/dL", dt.date(2026, 11, 1))
+    lab = checked_lab("triglycerides", "450", "mg/dL", dt.date(2026, 11, 1),
+                      born=dt.date(2001, 5, 4))  # fmt: skip
     assert [f["action"] for f in lab.findings] == ["clinic: recheck"]

@@ -15,6 +15,7 @@ from isoguard.audit.services import audit_record
 from isoguard.core.dosing import DosingError, plan_course
 from isoguard.core.vocabulary import CourseStatus, DoseTime, Role
 from isoguard.courses import due
+from isoguard.courses.dates import date_in_window
 from isoguard.courses.dosing_selectors import dose_plan_in_force, excluded_strengths
 from isoguard.courses.models import Course, DoseDiaryEntry, DosePlan
 from isoguard.patients.access import patient_for, require_role
@@ -37,7 +38,8 @@ def dose_plan_set(
     """Plan the course's dose from `effective_from` on and keep it, with the history.
 
     A new weight is recorded on the patient first. Raises DosingError naming the field for a
-    dose, weight or target the planner refuses; nothing is stored then.
+    dose, weight or target the planner refuses, and ValidationError for an effective_from out of
+    its window (dates.py); nothing is stored then.
     """
     course = Course.objects.select_related("patient").get(pk=course_id)
     require_role(
@@ -51,6 +53,8 @@ def dose_plan_set(
     patient = patient_for(user, course.patient_id, action="set_dose", request=request)
     if course.status in (CourseStatus.COMPLETED, CourseStatus.STOPPED):
         raise ValidationError(f"Course {course.number} is {course.status}: its dose is final.")
+    # A dose may be planned from a coming day, so effective_from may lie ahead (not years ahead).
+    date_in_window(effective_from, "effective_from", born=patient.birth_date, ahead=True)
     latest = patient.weights.first()
     if weight_kg is None:
         if latest is None:
@@ -113,20 +117,15 @@ def diary_record(
         request=request,
     )
     patient_for(user, course.patient_id, action="record_dose", request=request)
-    today = timezone.localdate()
     time = DoseTime(time)
     if course.first_dose_on is None or course.status != CourseStatus.ACTIVE:
         raise ValidationError(
             "The diary opens when the course is active and its first dose "
             "is recorded by the clinic."
         )
-    if not course.first_dose_on <= day <= today:
-        raise ValidationError(
-            {
-                "day": f"Choose a day from {course.first_dose_on.isoformat()} "
-                f"to today ({today.isoformat()})."
-            }
-        )
+    date_in_window(
+        day, "day", born=course.patient.birth_date, after=(course.first_dose_on, "the first dose")
+    )
     plan = dose_plan_in_force(course, day)
     if plan is None:
         raise ValidationError("The prescriber has not set a dose for that day yet.")

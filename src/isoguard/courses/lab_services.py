@@ -20,6 +20,7 @@ from isoguard.core.labs import LabDue, LabInputError, check_result, labs_due, lo
 from isoguard.core.model import CourseRecord
 from isoguard.core.vocabulary import CourseStatus, LabTest, Role
 from isoguard.courses.convert import course_record
+from isoguard.courses.dates import date_in_window
 from isoguard.courses.models import OPEN_STATUSES, Course, LabResult
 from isoguard.patients.access import patient_for, require_role
 
@@ -40,11 +41,11 @@ def lab_record(
     """Record one result as reported (value and unit), with the thresholds it crosses.
 
     Raises ValidationError naming the field: an unknown test or unit, a value that is not a
-    positive number, a date in the future. Nothing is stored then.
+    positive number, a date before the patient's birth or after today. Nothing is stored then.
     """
     require_role(user, CLINIC_ROLES, action="record_lab", patient_id=patient_id, request=request)
     patient = patient_for(user, patient_id, action="record_lab", request=request)
-    lab = checked_lab(test, value, unit, taken_on)
+    lab = checked_lab(test, value, unit, taken_on, born=patient.birth_date)
     lab.patient, lab.recorded_by, lab.fasting = patient, user, fasting
     lab.course = patient.courses.filter(status=CourseStatus.ACTIVE).first()
     with transaction.atomic():
@@ -54,10 +55,13 @@ def lab_record(
     return lab
 
 
-def checked_lab(test: str, value: str | float | Decimal, unit: str, taken_on: dt.date) -> LabResult:
+def checked_lab(
+    test: str, value: str | float | Decimal, unit: str, taken_on: dt.date, *, born: dt.date
+) -> LabResult:
     """An unsaved result, checked (test, value, unit, date) and with the clinic's thresholds it
     crosses; the one way in for a result typed on the page or imported by FHIR. Raises
-    ValidationError naming the field: test, value, unit or taken_on."""
+    ValidationError naming the field: test, value, unit or taken_on (from the patient's birth
+    date `born` to today)."""
     labs = load_labs()
     try:
         lab_test = LabTest(test)
@@ -70,8 +74,7 @@ def checked_lab(test: str, value: str | float | Decimal, unit: str, taken_on: dt
         raise ValidationError({"value": f"expected a number, got {value!r}"}) from None
     if not amount.is_finite() or amount <= 0 or amount >= Decimal("1000000"):
         raise ValidationError({"value": f"expected a positive number, got {value!r}"})
-    if taken_on > timezone.localdate():
-        raise ValidationError({"taken_on": "the sample cannot be taken in the future"})
+    date_in_window(taken_on, "taken_on", born=born)
     amount = amount.quantize(Decimal("0.01"))  # the value stored and shown is the one checked
     try:
         info = labs.test(lab_test)

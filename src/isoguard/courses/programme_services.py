@@ -18,6 +18,7 @@ from isoguard.core import model
 from isoguard.core.programs import decision_to_dict, evaluate
 from isoguard.core.vocabulary import Action, FindingStatus, Role, RulePack
 from isoguard.courses.convert import course_records
+from isoguard.courses.dates import date_in_window
 from isoguard.courses.models import (
     Course,
     Dispense,
@@ -208,6 +209,10 @@ def dispense_record(
         raise ValidationError({"external_do_not_dispense_after": (
             f"iPLEDGE's do-not-dispense-after date ({external_do_not_dispense_after}) has passed: "
             "a new authorisation is needed.")})  # fmt: skip
+    if external_do_not_dispense_after is not None:
+        # A date years ahead is a typo: iPLEDGE's window is days (dates.py).
+        date_in_window(external_do_not_dispense_after, "external_do_not_dispense_after",
+                       born=rx.course.patient.birth_date, ahead=True)  # fmt: skip
     try:
         with transaction.atomic():
             locked = Prescription.objects.select_for_update().get(pk=rx.pk)

@@ -1,7 +1,8 @@
 """Writes of the programme's steps in the clinic: enrolment, forms, tests, contraception, visits.
 
 Each service checks who may do it, writes in one transaction with its audit event, and refuses
-what cannot be right with the field named. Prescribing and the first dose go through the engine.
+what cannot be right with the field named (a date out of its window too: dates.py). Prescribing
+and the first dose go through the engine.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from isoguard.core.vocabulary import (
     Role,
 )
 from isoguard.courses import due
+from isoguard.courses.dates import date_in_window
 from isoguard.courses.dosing_selectors import dose_plan_in_force
 from isoguard.courses.models import (
     Consent,
@@ -57,11 +59,6 @@ def _course_for(
     return course
 
 
-def _not_future(day: dt.date, field: str) -> None:
-    if day > timezone.localdate():
-        raise ValidationError({field: "cannot be in the future"})
-
-
 def _saved(user: User, row: object, course: Course, request: HttpRequest | None) -> None:
     audit_record(
         actor=user,
@@ -77,7 +74,7 @@ def enrolment_record(
 ) -> Course:
     """Record that the patient is enrolled in the course's programme (iPLEDGE in the US)."""
     course = _course_for(user, course_id, "enrol", (Role.PRESCRIBER,), request)
-    _not_future(enrolled_on, "enrolled_on")
+    date_in_window(enrolled_on, "enrolled_on", born=course.patient.birth_date)
     with transaction.atomic():
         Course.objects.filter(pk=course.pk).update(
             enrolled_on=enrolled_on,
@@ -131,7 +128,7 @@ def consent_record(
 ) -> Consent:
     """Record a signed form with the version of the document signed."""
     course = _course_for(user, course_id, "record_consent", CLINIC_ROLES, request)
-    _not_future(signed_on, "signed_on")
+    date_in_window(signed_on, "signed_on", born=course.patient.birth_date)
     if not document_version.strip():
         raise ValidationError({"document_version": "Give the version or date of the form signed."})
     if course.patient.age_on(signed_on) < 18 and not guardian_signed:
@@ -167,6 +164,10 @@ def contraception_record(
         raise ValidationError({"methods": "Choose at least one method, or abstinence."})
     if ContraceptionMethod.ABSTINENCE in chosen and len(chosen) > 1:
         raise ValidationError({"methods": "Abstinence stands alone: choose it without methods."})
+    # A plan may be recorded ahead of the day it starts (or ends); the rules count it from then.
+    date_in_window(start, "start", born=course.patient.birth_date, ahead=True)
+    if end is not None:
+        date_in_window(end, "end", born=course.patient.birth_date, ahead=True)
     if end is not None and end < start:
         raise ValidationError({"end": "The end cannot come before the start."})
     with transaction.atomic():
@@ -189,7 +190,7 @@ def pregnancy_test_record(
 ) -> PregnancyTest:
     """Record a pregnancy test; a positive one is flagged at once in the audit trail."""
     course = _course_for(user, course_id, "record_pregnancy_test", CLINIC_ROLES, request)
-    _not_future(specimen_date, "specimen_date")
+    date_in_window(specimen_date, "specimen_date", born=course.patient.birth_date)
     known = {c.loinc for c in load_codes().pregnancy_tests}
     if loinc_code and loinc_code not in known:
         raise ValidationError(
@@ -217,7 +218,7 @@ def counselling_record(
 ) -> MonthlyCheck:
     """Record this month's counselling."""
     course = _course_for(user, course_id, "record_counselling", CLINIC_ROLES, request)
-    _not_future(done_on, "done_on")
+    date_in_window(done_on, "done_on", born=course.patient.birth_date)
     with transaction.atomic():
         row = MonthlyCheck.objects.create(
             course=course, kind=MonthlyCheckKind.COUNSELLING, done_on=done_on, recorded_by=user

@@ -18,8 +18,9 @@ from isoguard.core.knowledge.codes import load_codes
 from isoguard.core.knowledge.packs import pack_in_force
 from isoguard.core.knowledge.screening_data import load_screening
 from isoguard.core.screening import Outcome, screen
-from isoguard.core.screening_input import screening_input_from_dict
+from isoguard.core.screening_input import ScreeningInputError, screening_input_from_dict
 from isoguard.core.vocabulary import CourseStatus, Jurisdiction, Role, RulePack
+from isoguard.courses.dates import date_in_window
 from isoguard.courses.models import OPEN_STATUSES, Course
 from isoguard.courses.programme_services import pack_starts
 from isoguard.patients.access import patient_for, require_role
@@ -56,7 +57,8 @@ def screening_run(
 ) -> Screening:
     """Screen the patient with the entered fields, store the answer, and audit it.
 
-    Raises ScreeningInputError (naming the field) for bad input, before anything is stored.
+    Raises ScreeningInputError (naming the field) for bad input, a previous course's last dose
+    out of its window included, before anything is stored.
     """
     require_prescriber(user, patient_id=patient_id, action="screen", request=request)
     # Access is checked before the transaction, so that the audit of a refusal is kept.
@@ -64,6 +66,7 @@ def screening_run(
     with transaction.atomic():
         entered = screening_request(patient, fields, as_of=as_of or timezone.localdate())
         given = screening_input_from_dict(entered)
+        _check_last_dose(patient, given.previous_course_last_dose)
         result = screen(given, overrides=settings.ISOGUARD_SCREENING_OVERRIDES)
         _remember_new_allergies_and_medicines(
             patient, given.allergies, given.medicines, user, request
@@ -85,6 +88,18 @@ def screening_run(
             detail={"outcome": result.outcome.value},
         )
     return screening
+
+
+def _check_last_dose(patient: Patient, last_dose: dt.date | None) -> None:
+    """Refuse a previous course's last dose out of its window (dates.py): the drug-free interval
+    is counted from it. Raised as ScreeningInputError, as every other error of the request."""
+    if last_dose is None:
+        return
+    try:
+        date_in_window(last_dose, "previous_course_last_dose", born=patient.birth_date)
+    except ValidationError as error:
+        message = error.message_dict["previous_course_last_dose"][0]
+        raise ScreeningInputError("previous_course_last_dose", message) from None
 
 
 def _remember_new_allergies_and_medicines(

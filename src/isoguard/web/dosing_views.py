@@ -53,6 +53,16 @@ class DosePlanForm(forms.Form):
 PATIENT_AND_CLINIC = (Role.PATIENT, Role.GUARDIAN, Role.PRESCRIBER, Role.CLINIC_STAFF)
 
 
+def add_service_error(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's refusal on the field it names (a date out of its window, for one), or
+    above the form when it names none."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, errors in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
 def progress_context(course: Course, today: dt.date) -> dict[str, Any]:
     """Return the progress, chart and plan in force of a course, for any page that shows them."""
     plan = dose_plan_in_force(course, today)
@@ -96,7 +106,7 @@ def dose_plan_page(request: HttpRequest, course_id: int) -> HttpResponse:
                 field = "effective_from" if error.field == "start" else error.field
                 form.add_error(field if field in form.fields else None, error.message)
             except ValidationError as error:
-                form.add_error(None, error.messages)
+                add_service_error(form, error)
             else:
                 messages.success(request, "The new dose is saved; the history is kept.")
                 return redirect("dose_plan", course_id=course.pk)

@@ -27,6 +27,7 @@ from isoguard.courses import record_services as services
 from isoguard.courses.models import Course
 from isoguard.courses.programme_services import engine_decision
 from isoguard.patients.access import patient_for, require_role
+from isoguard.web.dosing_views import add_service_error
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
@@ -156,11 +157,7 @@ def programme_page(request: HttpRequest, course_id: int) -> HttpResponse:
                     messages.success(request, _run(step, user, course, form.cleaned_data, request))
                     return redirect("programme", course_id=course.pk)
                 except ValidationError as error:
-                    if hasattr(error, "error_dict"):
-                        for field, errors in error.message_dict.items():
-                            form.add_error(field if field in form.fields else None, errors)
-                    else:
-                        form.add_error(None, error.messages)
+                    add_service_error(form, error)
     initial = {
         "enrolled_on": today,
         "signed_on": today,

@@ -59,6 +59,7 @@ from isoguard.core.vocabulary import (
     PregnancyTestSetting,
     Role,
 )
+from isoguard.courses.dates import date_in_window
 from isoguard.courses.lab_services import checked_lab
 from isoguard.courses.models import (
     OPEN_STATUSES,
@@ -314,6 +315,16 @@ class _Reader:
         )
         return names + ([entry.fullUrl] if entry.fullUrl else [])
 
+    def day(self, value: Any, where: str, *, future: bool = False) -> dt.date:
+        """A date of the patient's history: as `_day`, and in its window too (dates.py), as a
+        date typed in is: not before the patient's birth, and one that may lie ahead (`future`)
+        not more than a year ahead."""
+        day = _day(value, where, future=future)
+        return date_in_window(day, where, born=self.patient_row.birth_date, ahead=future)
+
+    def optional_day(self, value: Any, where: str, *, future: bool = False) -> dt.date | None:
+        return None if value is None else self.day(value, where, future=future)
+
     def remember(self, index: int, row: Any, location: str) -> None:
         for name in self._names(self.entries[index]):
             self.rows[name] = row
@@ -431,7 +442,7 @@ class _Reader:
         if not codes:
             raise _invalid(f"{where}.code", f"an ICD-10 code ({ICD10}) is required")
         text = (resource.code.text or "").strip() or codes[0]
-        recorded = _optional_day(resource.recordedDate, f"{where}.recordedDate")
+        recorded = self.optional_day(resource.recordedDate, f"{where}.recordedDate")
         row = Diagnosis(
             patient=self.patient_row,
             icd10_code=codes[0],
@@ -454,7 +465,7 @@ class _Reader:
             for r in resource.reaction or []
             for m in r.manifestation or []
         ]
-        recorded = _optional_day(resource.recordedDate, f"{where}.recordedDate")
+        recorded = self.optional_day(resource.recordedDate, f"{where}.recordedDate")
         row = Allergy(
             patient=self.patient_row,
             substance=substance,
@@ -557,8 +568,8 @@ class _Reader:
                 f"{where}.identifier", f"course number {number} is used twice or below 1"
             )
         period = resource.period
-        first = _optional_day(period.start if period else None, f"{where}.period.start")
-        last = _optional_day(period.end if period else None, f"{where}.period.end")
+        first = self.optional_day(period.start if period else None, f"{where}.period.start")
+        last = self.optional_day(period.end if period else None, f"{where}.period.end")
         # The course's edition if it is one of this clinic's country; else the one in force here.
         pack = _extension(resource, RULE_PACK_EXTENSION)
         here = {p.id.value for p in load_packs() if p.jurisdiction == self.clinic.jurisdiction}
@@ -574,7 +585,7 @@ class _Reader:
             indication_icd10=icd[0] if icd else "L70.0",
             status=status,
             prescriber=self._prescriber_for(resource, status, where),
-            enrolled_on=_optional_day(
+            enrolled_on=self.optional_day(
                 _extension(resource, ENROLLED_EXTENSION), f"{where}.extension"
             ),
             first_dose_on=first,
@@ -636,7 +647,7 @@ class _Reader:
         rx = Prescription(
             course=course,
             prescriber=self._external(resource.requester, Role.PRESCRIBER, f"{where}.requester"),
-            written_on=_day(resource.authoredOn, f"{where}.authoredOn"),
+            written_on=self.day(resource.authoredOn, f"{where}.authoredOn"),
             days_supply=_days(
                 request.expectedSupplyDuration, f"{where}.dispenseRequest.expectedSupplyDuration"
             ),
@@ -671,7 +682,7 @@ class _Reader:
             pharmacist.organisation = pharmacy
             pharmacist.save(update_fields=["organisation"])
         end = self.validity_end.get(rx.pk)
-        handed_over = _day(resource.whenHandedOver, f"{where}.whenHandedOver")
+        handed_over = self.day(resource.whenHandedOver, f"{where}.whenHandedOver")
         if handed_over < rx.written_on:
             raise _invalid(f"{where}.whenHandedOver", f"{handed_over} is before the prescription "
                            f"was written ({rx.written_on})")  # fmt: skip
@@ -691,7 +702,7 @@ class _Reader:
                 (i.value for i in resource.identifier or [] if i.system == RMA_NUMBER and i.value),
                 "",
             ),
-            external_do_not_dispense_after=_optional_day(
+            external_do_not_dispense_after=self.optional_day(
                 end, f"{where}.authorizingPrescription", future=True
             ),
         )
@@ -727,7 +738,7 @@ class _Reader:
         row = Consent(
             course=course,
             kind=kinds[0],
-            signed_on=_day(resource.dateTime, f"{where}.dateTime"),
+            signed_on=self.day(resource.dateTime, f"{where}.dateTime"),
             document_version=(resource.policyRule.text or "") if resource.policyRule else "",
             guardian_signed=any(
                 p.display == "parent or guardian" for p in resource.performer or []
@@ -794,7 +805,7 @@ class _Reader:
             )
         return PregnancyTest(
             patient=self.patient_row,
-            specimen_date=_day(resource.effectiveDateTime, f"{where}.effectiveDateTime"),
+            specimen_date=self.day(resource.effectiveDateTime, f"{where}.effectiveDateTime"),
             result=results[0],
             setting=test_settings[0],
             loinc_code=next(c for c in _codes(resource.code, LOINC) if c in self.pregnancy_codes),
@@ -808,7 +819,7 @@ class _Reader:
         spelled = quantity.unit or {v: k for k, v in UCUM_CODES.items()}.get(
             quantity.code or "", ""
         )
-        taken_on = _day(resource.effectiveDateTime, f"{where}.effectiveDateTime")
+        taken_on = self.day(resource.effectiveDateTime, f"{where}.effectiveDateTime")
         paths = {
             "value": "valueQuantity.value",
             "unit": "valueQuantity.unit",
@@ -816,7 +827,9 @@ class _Reader:
             "test": "code",
         }
         try:
-            lab = checked_lab(test, quantity.value, spelled, taken_on)
+            lab = checked_lab(
+                test, quantity.value, spelled, taken_on, born=self.patient_row.birth_date
+            )
         except ValidationError as error:  # the same checks and thresholds as a result typed in
             name, messages = next(iter(error.message_dict.items()))
             raise _invalid(f"{where}.{paths.get(name, name)}", messages[0]) from None
@@ -855,7 +868,7 @@ class _Reader:
             kind=kind,
             passed=passed,
             answers=answers,
-            done_on=_day(resource.authored, f"{where}.authored"),
+            done_on=self.day(resource.authored, f"{where}.authored"),
             recorded_by=self.user,
         )
         self._save(row, where)
@@ -876,7 +889,7 @@ class _Reader:
                 f"{where}.item",
                 f"the total {values['total']} is not the sum of the answers ({result.total})",
             )
-        assessed_on = _day(resource.authored, f"{where}.authored")
+        assessed_on = self.day(resource.authored, f"{where}.authored")
         row = MoodAssessment(
             patient=self.patient_row,
             course=self._course_of(resource, where, required=False),
