@@ -3,7 +3,7 @@
     .venv/bin/python bench/load_dispense.py --db sqlite            # a fresh SQLite with the demo
     .venv/bin/python bench/load_dispense.py --db postgres://...    # that database (migrated;
                                                                    # the demo loaded if empty)
-    options: --clients 50 --duration 20 --warmup 5 --runs 3 --port 8765 --wrk
+    options: --clients 50 --duration 20 --warmup 5 --runs 3 --port 8765 --wrk --rate 20
 
 What it does:
 
@@ -22,7 +22,10 @@ What it does:
    other answer is counted and printed) and the latency percentiles as the client saw them;
 4. with --wrk, the same two phases again driven by wrk (C, two threads; a Lua script for the
    POST) as a cross-check: the Python client itself uses CPU on the same two cores;
-5. the resident memory (VmRSS) of the gunicorn master and workers at the end.
+5. with --rate R (repeatable), open-loop phases: POSTs arriving at R per second on average,
+   whatever the answers (the p99 a pharmacy sees at that load; latency from the moment each
+   request was due, so queueing counts);
+6. the resident memory (VmRSS) of the gunicorn master and workers at the end.
 
 Prints one JSON object with every run and the medians.
 """
@@ -162,6 +165,50 @@ async def phase(base: str, token: str, ids: list[int], kind: str, clients: int,
     }
 
 
+async def open_phase(base: str, token: str, ids: list[int], rate: float, clients: int,
+                     seconds: float) -> dict[str, object]:  # fmt: skip
+    """Open-loop load: POSTs arrive at `rate` per second on average (Poisson arrivals, as many
+    pharmacies each asking now and then), whether or not earlier ones were answered. A latency
+    runs from the moment a request was due to be sent, so a queue in the server or in the client
+    counts (no coordinated omission). At most `clients` connections at once."""
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random(7)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits,
+                                 timeout=60) as shared:  # fmt: skip
+
+        async def one(due: float, rx: int) -> None:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            try:
+                response = await shared.post(f"/api/v1/prescriptions/{rx}/dispense-authorisations")
+            except httpx.TransportError as failure:
+                errors[type(failure).__name__] = errors.get(type(failure).__name__, 0) + 1
+                return
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if 200 <= response.status_code < 300:
+                latencies.append(time.perf_counter() - due)
+
+        started = time.perf_counter()
+        due, tasks = started, []
+        while due < started + seconds:
+            due += rng.expovariate(rate)
+            tasks.append(asyncio.create_task(one(due, rng.choice(ids))))
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - started
+    return {
+        "offered_rps": rate,
+        "answered_rps": round(len(latencies) / wall, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 1),
+        "ok": len(latencies),
+        "statuses": statuses,
+        "transport_errors": errors,
+    }
+
+
 WRK_LUA = """
 local ids = {%s}
 local token = "%s"
@@ -234,6 +281,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--wrk", action="store_true", help="cross-check with wrk as well")
     parser.add_argument("--no-httpx", action="store_true", help="with --wrk: wrk only")
+    parser.add_argument(
+        "--rate", type=float, action="append", default=[], metavar="PER_SECOND",
+        help="also an open-loop phase of POSTs arriving at this rate (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="isoguard-load-"))
@@ -309,6 +360,24 @@ def main(argv: list[str]) -> int:
                     "ratio": round(statistics.median(r["ratio"] for r in runs), 3),
                 },
             }
+        if args.rate:
+            out["open_loop"] = [
+                {
+                    "rate": rate,
+                    "runs": (
+                        found := [
+                            asyncio.run(
+                                open_phase(base, token, ids, rate, args.clients, args.duration)
+                            )
+                            for _ in range(args.runs)
+                        ]
+                    ),
+                    "median_p99_ms": summarise(found, "p99_ms"),
+                    "median_p50_ms": summarise(found, "p50_ms"),
+                    "loadavg": loadavg(),
+                }
+                for rate in args.rate
+            ]
         out["rss_mib_after"] = rss(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
