@@ -197,3 +197,19 @@ def test_the_reminder_worker_works_out_every_stale_row_so_pages_read_none(demo):
     assert_pages_are_the_list(demo, sizes=(5,))
     # A day later every row is stale again.
     assert refresh_stale(now + dt.timedelta(days=1)) == listed.count()
+
+
+def test_items_never_tie_so_pages_cannot_overlap_at_a_boundary(world):
+    """Many patients of one family name with the same steps on the same days: the order is still
+    total (the patient, then the course, break ties), so the pages are the list exactly."""
+    from isoguard.courses.worklist import _key
+    from tests.courses.test_worklist import many_patients
+
+    many_patients(world.clinic, world.prescriber, world.pharmacy, 60)
+    Patient.objects.filter(family_name__startswith="Load").update(family_name="Same")
+    whole = clinic_worklist(world.prescriber, timezone.localdate())
+    keys = [_key(i) for i in whole]
+    assert len(set(keys)) == len(keys) > 60
+    for size in (7, 10):
+        pages = all_pages(world.prescriber, size)
+        assert pages == whole

@@ -119,7 +119,7 @@ class WorklistPage:
 
 PAGE_SIZE = 100
 ROW_FIELDS = ("pk", "fresh", "due__emergency", "due__first_due", "due__first_kind",
-              "patient__family_name", "due__changes")  # fmt: skip
+              "patient__family_name", "patient_id", "due__changes")  # fmt: skip
 
 
 def worklist_page(
@@ -150,26 +150,28 @@ def worklist_page(
         listed_courses(patients, today)
         .annotate(fresh=ExpressionWrapper(due.fresh(now), output_field=BooleanField()))
         .values_list(*ROW_FIELDS)
+        .order_by()  # sorted here, by the bound
     )
     stale: list[int] = []
     seen: dict[int, int | None] = {}
-    queue: list[tuple[tuple[int, dt.date, int, str], int]] = []
-    for pk, is_fresh, emergency, first_due, first_kind, family_name, changes in rows:
+    queue: list[tuple[tuple[int, dt.date, int, str, int], int]] = []
+    for pk, is_fresh, emergency, first_due, first_kind, family_name, patient_id, changes in rows:
         if is_fresh:
             if first_due is not None:  # a fresh row with nothing due: nothing to list
-                queue.append((_bound(emergency, first_due, first_kind, family_name, today), pk))
+                bound = _bound(emergency, first_due, first_kind, family_name, patient_id, today)
+                queue.append((bound, pk))
         else:
             stale.append(pk)
             seen[pk] = changes
     seen |= due.rows_for(pk for pk, changes in seen.items() if changes is None)
-    for chunk in _chunks(stale, CHUNK):
+    for chunk in _chunks(stale, ALL_CHUNK):  # after midnight, many: in big chunks
         for _, course_items in _stored(_course_items(chunk, today, now), seen, now).values():
             items += _chosen(course_items, kind, who, urgent_only)
     queue.sort()
     position = 0
     while position < len(queue):
         items = _sorted(items)
-        limit = _key(items[need - 1])[:4] if len(items) >= need else None
+        limit = _key(items[need - 1])[:5] if len(items) >= need else None
         chunk = []
         while position < len(queue) and len(chunk) < CHUNK:
             bound, pk = queue[position]
@@ -236,9 +238,14 @@ def _chosen(items: list[WorkItem], kind: str, who: str, urgent_only: bool) -> li
 KIND_ORDER = {"report": 0, "programme": 1, "lab": 2, "mood": 3}
 
 
-def _key(item: WorkItem) -> tuple[int, dt.date, int, str, str]:
+def _key(item: WorkItem) -> tuple[int, dt.date, int, str, int, str, int, int, int]:
+    """The list's order, total: after urgency, day, kind and family name, the patient (their
+    items together), what, and the course, report or lab, so that two items never tie and a page
+    boundary never falls between items whose order could differ from one reading to the next."""
     return (URGENCY[item.urgency], item.due or dt.date.max, KIND_ORDER[item.kind],
-            item.patient.family_name, item.what)  # fmt: skip
+            item.patient.family_name, item.patient.pk, item.what,
+            item.course.pk if item.course else 0, item.report.pk if item.report else 0,
+            item.lab.pk if item.lab else 0)  # fmt: skip
 
 
 def _sorted(items: list[WorkItem]) -> list[WorkItem]:
@@ -246,12 +253,17 @@ def _sorted(items: list[WorkItem]) -> list[WorkItem]:
 
 
 def _bound(
-    emergency: bool, first_due: dt.date, first_kind: int, family_name: str, today: dt.date
-) -> tuple[int, dt.date, int, str]:
-    """The first four parts of _key() that no item of the course can sort before (all its items
-    are of one patient, hence one family name)."""
+    emergency: bool,
+    first_due: dt.date,
+    first_kind: int,
+    family_name: str,
+    patient_id: int,
+    today: dt.date,
+) -> tuple[int, dt.date, int, str, int]:
+    """The first five parts of _key() that no item of the course can sort before (all its items
+    are of one patient: one family name, one patient id)."""
     urgency = "report_emergency" if emergency else _by_date(first_due, today)
-    return URGENCY[urgency], first_due, first_kind, family_name
+    return URGENCY[urgency], first_due, first_kind, family_name, patient_id
 
 
 def _summary(items: list[WorkItem]) -> tuple[bool, dt.date | None, int]:
