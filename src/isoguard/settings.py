@@ -430,6 +430,12 @@ AXES_VERBOSE = False
 
 # Two-factor login (django-otp, TOTP): optional for staff, or required with this setting.
 ISOGUARD_REQUIRE_2FA_FOR_STAFF = env_bool("ISOGUARD_REQUIRE_2FA_FOR_STAFF", False)
+# Refused API tokens from one address before every token from it is refused until the window
+# ends (security/token_throttle.py, docs/security.md).
+ISOGUARD_TOKEN_FAILURES_LIMIT = env_int("ISOGUARD_TOKEN_FAILURES_LIMIT", 20, 1, 10_000, "tokens")
+ISOGUARD_TOKEN_FAILURES_WINDOW_MINUTES = env_int(
+    "ISOGUARD_TOKEN_FAILURES_WINDOW_MINUTES", 10, 1, 1440, "minutes"
+)
 OTP_TOTP_ISSUER = "isoguard"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 

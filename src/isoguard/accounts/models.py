@@ -71,6 +71,10 @@ class User(AbstractUser):
     professional_id = models.CharField(
         max_length=40, blank=True, help_text="NPI, GMC or registration number, for prescribers"
     )
+    # Moved on each time a confirmed two-factor device of the user is added or removed
+    # (isoguard.security.two_factor): a session keeps whether the user has a device under this
+    # number, and decides again when it differs, so a change reaches every session of the user.
+    two_factor_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [
@@ -151,3 +155,19 @@ class ApiToken(models.Model):
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
+
+
+class TokenFailureWindow(models.Model):
+    """Refused API tokens from one client address in its current window: the token throttle
+    (`isoguard.security.token_throttle`). A row per address, counted by a single UPDATE, so every
+    process and app server shares the count."""
+
+    address = models.CharField(max_length=45, unique=True, help_text="'' when not known")
+    window_start = models.DateTimeField(help_text="the first refusal of the window")
+    failures = models.PositiveIntegerField(default=0)
+    throttle_audited = models.BooleanField(
+        default=False, help_text="the window's token_throttled audit event is written"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.address or '?'}: {self.failures} refused tokens since {self.window_start}"

@@ -8,7 +8,10 @@ rules (`isoguard.patients.access`) and the audit trail treat it as that user. It
   secret. `secret` is `secrets.token_urlsafe(32)`; only its SHA-256 is stored, so the token is
   shown once, when it is made (`isoguard token create`).
 - a token is refused (401) when it is malformed or unknown, revoked, expired, or its user is
-  inactive; every refusal is audited (`token_auth`, refused) with the prefix, never the secret.
+  inactive; each refusal is audited (`token_auth`, refused) with the prefix, never the secret.
+- refusals are counted per client address (`isoguard.security.token_throttle`): past the limit,
+  every token from that address is refused (429, TokenThrottled) until the window ends, and only
+  the first of those is audited (`token_throttled`), so a flood does not flood the audit trail.
 - a request with a token carries no cookie, so it needs no CSRF token; a session still does.
 """
 
@@ -17,8 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import re
 import secrets
+from contextlib import nullcontext
 from typing import NoReturn
 
 from django.db import IntegrityError, transaction
@@ -28,6 +33,7 @@ from django.utils import timezone
 from isoguard.accounts.models import ApiToken, User
 from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
+from isoguard.security import token_throttle
 
 SCHEME = "isoguard"
 TOKEN = re.compile(r"isoguard_([0-9a-f]{8})_([A-Za-z0-9_-]{20,100})")
@@ -38,6 +44,15 @@ LAST_USED_EVERY = dt.timedelta(minutes=1)
 
 class TokenError(Exception):
     """The token is not accepted; the message says why and is safe to return to the caller."""
+
+
+class TokenThrottled(TokenError):
+    """Too many refused tokens from the caller's address: refused until `until` (a 429)."""
+
+    def __init__(self, message: str, until: dt.datetime, now: dt.datetime) -> None:
+        super().__init__(message)
+        self.until = until
+        self.retry_after = max(1, math.ceil((until - now).total_seconds()))
 
 
 def key_hash(secret: str) -> str:
@@ -88,8 +103,12 @@ def bearer(request: HttpRequest) -> str | None:
 
 
 def token_user(request: HttpRequest, raw: str) -> User:
-    """The user `raw` authenticates, or TokenError (audited). Marks the request as token-borne."""
+    """The user `raw` authenticates, or TokenError (audited), or TokenThrottled when the caller's
+    address sent too many refused tokens (a good token too). Marks the request as token-borne."""
     match = TOKEN.fullmatch(raw)
+    throttle = token_throttle.current(token_throttle.address_of(request), timezone.now())
+    if throttle is not None:
+        _throttled(request, throttle, match)
     token = None
     if match is not None:
         token = (
@@ -125,18 +144,60 @@ def _refuse(
     token: ApiToken | None,
     match: re.Match[str] | None,
 ) -> NoReturn:
-    """Audit a refused token (its prefix and user, never the secret) and raise TokenError."""
-    audit_record(
-        actor=None,
-        action="token_auth",
-        object_type="accounts.apitoken",
-        object_id=match.group(1) if match is not None else "",
-        outcome=AuditEvent.Outcome.REFUSED,
-        reason=reason,
-        request=request,
-        detail={"user": token.user.get_username()} if token is not None else {},
-    )
+    """Count a refused token against the caller's address and audit it (its prefix and user,
+    never the secret), then raise TokenError; past the throttle's limit (two processes counting
+    at once), refuse it as throttled instead, unaudited but for the throttle's one event."""
+    address, now = token_throttle.address_of(request), timezone.now()
+    with transaction.atomic():
+        failures = token_throttle.count_failure(address, now)
+        if failures <= token_throttle.limit():
+            audit_record(
+                actor=None,
+                action="token_auth",
+                object_type="accounts.apitoken",
+                object_id=match.group(1) if match is not None else "",
+                outcome=AuditEvent.Outcome.REFUSED,
+                reason=reason,
+                request=request,
+                detail={"user": token.user.get_username()} if token is not None else {},
+            )
+    throttle = token_throttle.current(address, now) if failures > token_throttle.limit() else None
+    if throttle is not None:
+        _throttled(request, throttle, match)
     raise TokenError(message)
+
+
+def _throttled(
+    request: HttpRequest, throttle: token_throttle.Throttle, match: re.Match[str] | None
+) -> NoReturn:
+    """Refuse a token from a throttled address; audit it if it is the window's first refusal."""
+    now, minutes = timezone.now(), int(token_throttle.window().total_seconds() // 60)
+    # No transaction, and no write, once the throttle is audited (a BEGIN IMMEDIATE on SQLite
+    # would take the write lock): a flood costs one read per request.
+    with transaction.atomic() if not throttle.audited else nullcontext():
+        if token_throttle.claim_audit(throttle, token_throttle.address_of(request)):
+            audit_record(
+                actor=None,
+                action="token_throttled",
+                object_type="accounts.apitoken",
+                object_id=match.group(1) if match is not None else "",
+                outcome=AuditEvent.Outcome.REFUSED,
+                reason=f"{throttle.failures} refused API tokens from this address within "
+                f"{minutes} minutes: every token from it is refused until the window ends",
+                request=request,
+                detail={"failures": throttle.failures, "window_minutes": minutes,
+                        "until": throttle.until.isoformat()},
+            )  # fmt: skip
+    until = timezone.localtime(throttle.until)
+    raise TokenThrottled(
+        f"Too many refused API tokens from this address ({throttle.failures} within {minutes} "
+        f"minutes): every token from it, a valid one too, is refused until "
+        f"{until.isoformat(timespec='seconds')} (Retry-After gives the seconds). Check the token "
+        "your system sends: a revoked or expired one needs a new one from isoguard's "
+        "administrator (isoguard token create).",
+        throttle.until,
+        now,
+    )
 
 
 def is_token_request(request: HttpRequest) -> bool:

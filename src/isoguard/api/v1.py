@@ -16,7 +16,7 @@ from ninja import NinjaAPI, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
-from isoguard.accounts.tokens import TokenError, token_user
+from isoguard.accounts.tokens import TokenError, TokenThrottled, token_user
 from isoguard.api.schemas import (
     DispenseAuthorisationOut,
     DispenseIn,
@@ -42,7 +42,8 @@ from isoguard.screenings.services import screening_run
 
 
 class TokenAuth(HttpBearer):
-    """A system's API token; an unknown, revoked or expired one is a 401 (and audited)."""
+    """A system's API token; an unknown, revoked or expired one is a 401 (and audited), and any
+    token from an address that sent too many refused ones is a 429 (`token_throttle`)."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         user = token_user(request, token)
@@ -97,6 +98,13 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
 def on_token_error(request: HttpRequest, exc: TokenError) -> HttpResponse:
     response = error(request, 401, "invalid_token", str(exc))
     response["WWW-Authenticate"] = 'Bearer realm="isoguard", error="invalid_token"'
+    return response
+
+
+@api.exception_handler(TokenThrottled)
+def on_token_throttled(request: HttpRequest, exc: TokenThrottled) -> HttpResponse:
+    response = error(request, 429, "throttled", str(exc))
+    response["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -9,6 +9,7 @@ from django.dispatch import receiver
 
 from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
+from isoguard.security.lockout import refused_while_locked_out
 
 
 @receiver(user_logged_in)
@@ -26,6 +27,8 @@ def audit_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def audit_login_failed(
     sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
 ) -> None:
+    if refused_while_locked_out(request):
+        return  # axes refused it before any password was checked: audited as login_lockout
     audit_record(
         actor=None,
         action="login",

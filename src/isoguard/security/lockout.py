@@ -38,6 +38,16 @@ def client_ip(request: HttpRequest) -> str | None:
     return _address(remote) if remote else None
 
 
+def refused_while_locked_out(request: HttpRequest | None) -> bool:
+    """Whether axes refused this log-in because the username was already locked out from the
+    address: its backend did so before any password was checked (so no failed log-in may say the
+    password was wrong). The try that reaches the limit is not one: it was checked, and counted
+    (`axes_failures_since_start`, which axes sets only when it counts a failure)."""
+    return bool(getattr(request, "axes_locked_out", False)) and (
+        getattr(request, "axes_failures_since_start", None) is None
+    )
+
+
 def locked_until(username: str | None, ip_address: str | None) -> dt.datetime | None:
     """When the lockout of `username` from `ip_address` ends (None if it is not locked out)."""
     cool_off = get_cool_off()

@@ -45,7 +45,7 @@ class TwoFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        step = second_step(request.user)
+        step = second_step(request)
         if step is not None:
             path = request.path_info
             if path.startswith(API_PREFIXES):

@@ -5,6 +5,12 @@ their account page; ISOGUARD_REQUIRE_2FA_FOR_STAFF makes it compulsory. Once a c
 exists, a session is not "verified" until a code from it is entered, and until then no page
 opens (`isoguard.security.middleware.TwoFactorMiddleware`). API tokens are not affected.
 Enrolment, removal and every code entered (right or wrong) are audited.
+
+Whether the user has a confirmed device is decided at login (one query) and kept in the session
+with the user's `two_factor_version`; the middleware reads it from there on every request, so a
+page costs no device query. Adding or removing a confirmed device (the account page, the admin
+site, any model save or delete) moves the version on, so every session of that user decides again
+on its next request: one that has not entered a code from the new device is asked for one.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from typing import Any, Literal
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import verify_token
@@ -27,6 +35,9 @@ from isoguard.core.vocabulary import Role
 
 STAFF_ROLES = frozenset({Role.PRESCRIBER, Role.CLINIC_STAFF, Role.PHARMACIST, Role.ADMINISTRATOR})
 DEVICE_NAME = "authenticator app"
+# In the session: {"device": whether the user has a confirmed device, "version": the user's
+# two_factor_version when that was decided}.
+SESSION_KEY = "isoguard_two_factor"
 
 
 def is_staff_role(user: Any) -> bool:
@@ -47,16 +58,46 @@ def pending_device(user: Any) -> TOTPDevice | None:
     return TOTPDevice.objects.devices_for_user(user, confirmed=False).order_by("-pk").first()
 
 
-def second_step(user: Any) -> Literal["verify", "enrol"] | None:
-    """What a signed-in user must do before any page opens: enter a code ("verify"), set up
-    two-factor login ("enrol", when it is required), or nothing (None)."""
+def second_step(request: HttpRequest) -> Literal["verify", "enrol"] | None:
+    """What the signed-in user must do before any page opens: enter a code ("verify"), set up
+    two-factor login ("enrol", when it is required), or nothing (None). Reads the session and the
+    user already loaded, not the devices (see `has_device`)."""
+    user = request.user
     if not user.is_authenticated or getattr(user, "otp_device", None) is not None:
         return None
-    if confirmed_device(user) is not None:
+    if has_device(request):
         return "verify"
     if required_for(user):
         return "enrol"
     return None
+
+
+def has_device(request: HttpRequest) -> bool:
+    """Whether the signed-in user has a confirmed device, as the session remembers it; decided
+    again (`remember`) when the user's two_factor_version has moved on since, or the session has
+    no answer yet (one made before this was kept)."""
+    known = request.session.get(SESSION_KEY)
+    version = getattr(request.user, "two_factor_version", None)
+    if isinstance(known, dict) and known.get("version") == version:
+        return bool(known.get("device"))
+    return remember(request, request.user)
+
+
+def remember(request: HttpRequest, user: Any) -> bool:
+    """Look up whether `user` has a confirmed device and keep the answer in the session. The
+    version is read before the devices, so a change between the two is seen again next time."""
+    version = getattr(user, "two_factor_version", None)
+    device = confirmed_device(user) is not None
+    request.session[SESSION_KEY] = {"device": device, "version": version}
+    return device
+
+
+def devices_changed(user_id: int) -> None:
+    """A confirmed device of this user was added or removed: move the user's version on, so each
+    of their sessions decides again on its next request (an UPDATE of one row, no read)."""
+    get_user_model().objects.filter(pk=user_id).update(
+        two_factor_version=F("two_factor_version") + 1
+    )
 
 
 def clean_token(raw: str) -> str:

@@ -46,6 +46,8 @@ def verify(request: HttpRequest) -> HttpResponse:
     """The second login step: the code from the authenticator app."""
     user = request.user
     device = two_factor.confirmed_device(user)
+    if device is None:  # removed behind the app's back (SQL): no redirect back here in a loop
+        two_factor.remember(request, user)
     if device is None or user.is_verified():  # type: ignore[union-attr]
         return redirect(safe_next(request))
     error = ""

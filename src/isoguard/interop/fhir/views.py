@@ -23,7 +23,13 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from isoguard.accounts.models import Organisation, User
-from isoguard.accounts.tokens import TokenError, bearer, is_token_request, token_user
+from isoguard.accounts.tokens import (
+    TokenError,
+    TokenThrottled,
+    bearer,
+    is_token_request,
+    token_user,
+)
 from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
 from isoguard.core.vocabulary import Role
@@ -123,6 +129,10 @@ def fhir_view(
             if token is not None:
                 try:
                     request.user = token_user(request, token)
+                except TokenThrottled as error:  # too many refused tokens from this address
+                    response = fhir_response(shared_outcome("throttled", str(error)), 429)
+                    response["Retry-After"] = str(error.retry_after)
+                    return response
                 except TokenError as error:
                     response = operation_outcome(401, str(error))
                     response["WWW-Authenticate"] = 'Bearer realm="isoguard", error="invalid_token"'
