@@ -132,13 +132,15 @@ def worklist_page(
     number: int = 1,
     size: int = PAGE_SIZE,
 ) -> WorklistPage:
-    """One page of clinic_worklist(), the same items in the same order, read in a time that does
-    not grow with the clinic: only the courses whose first due item can reach the page are read.
+    """One page of clinic_worklist(), the same items in the same order, reading only the courses
+    whose first due item can reach the page.
 
     Each course's first due day is kept in CourseDue (courses/due.py) and trusted only while it
     is fresh; a course whose row is not is read here and its row stored again. Courses are then
     read in the order of their first due item, a chunk at a time, until the next course's first
     item would sort after the last item the page needs: none of its items could be on the page.
+    One query lists the clinic's courses with their rows (no records): that scan is what still
+    grows with the clinic (docs/benchmarks.md).
     """
     if user.role not in report_services.STAFF_ROLES:
         return WorklistPage([], number, size, False)
