@@ -10,7 +10,7 @@ Every view of a record, and every refusal, goes to the audit trail.
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -90,20 +90,36 @@ def patient_for(
     always audited here."""
     patient = patients_visible_to(user).filter(pk=patient_id).first()
     if patient is None:
-        audit_record(
-            actor=user,
-            action=action,
-            object_type="patients.patient",
-            object_id=str(patient_id),
-            patient_id=patient_id if Patient.objects.filter(pk=patient_id).exists() else None,
-            outcome=AuditEvent.Outcome.REFUSED,
-            reason=f"a {user.role or 'visitor'} may not see this patient's record",
-            request=request,
-        )
-        raise PermissionDenied("You may not see this patient's record.")
+        refuse_patient(user, patient_id, action=action, request=request,
+                       reason=f"a {user.role or 'visitor'} may not see this patient's record",
+                       message="You may not see this patient's record.")  # fmt: skip
     if audit_access:
         audit_record(actor=user, action=action, obj=patient, patient_id=patient.pk, request=request)
     return patient
+
+
+def refuse_patient(
+    user: User,
+    patient_id: int,
+    *,
+    action: str,
+    reason: str,
+    message: str,
+    request: HttpRequest | None = None,
+) -> NoReturn:
+    """Audit a refused access to a patient's record (the patient named only if they exist) and
+    raise PermissionDenied with `message`."""
+    audit_record(
+        actor=user,
+        action=action,
+        object_type="patients.patient",
+        object_id=str(patient_id),
+        patient_id=patient_id if Patient.objects.filter(pk=patient_id).exists() else None,
+        outcome=AuditEvent.Outcome.REFUSED,
+        reason=reason,
+        request=request,
+    )
+    raise PermissionDenied(message)
 
 
 def require_role(

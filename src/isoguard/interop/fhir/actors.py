@@ -17,7 +17,7 @@ from isoguard.audit.services import audit_record
 from isoguard.core.vocabulary import Role
 from isoguard.courses.models import Course, Prescription
 from isoguard.interop.fhir import mapping
-from isoguard.interop.fhir.views import _pk, fhir_response, fhir_view
+from isoguard.interop.fhir.views import fhir_response, fhir_view, id_number
 from isoguard.patients.access import patients_visible_to, pharmacy_prescriptions
 
 
@@ -54,10 +54,10 @@ def actor_read(request: HttpRequest, resource_type: str, resource_id: str) -> Ht
     """`Practitioner/practitioner-5` or `Organization/org-2`, if the user's records refer to it."""
     user: User = request.user  # type: ignore[assignment]
     if resource_type == "Practitioner":
-        pk = _pk(resource_id, "practitioner")
+        pk = id_number(resource_id, "practitioner")
         visible = practitioner_visible(user, pk)
     else:
-        pk = _pk(resource_id, "org")
+        pk = id_number(resource_id, "org")
         visible = organization_visible(user, pk)
     audit_record(
         actor=user, action="fhir_read", object_type=f"fhir.{resource_type.lower()}",

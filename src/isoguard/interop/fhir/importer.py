@@ -78,6 +78,7 @@ from isoguard.interop.fhir.mapping import (
     CONSENT_KIND,
     COURSE_NUMBER,
     COURSE_STATUS,
+    COURSE_STATUS_OF_PLAN,
     ENROLLED_EXTENSION,
     ICD10,
     LOINC,
@@ -537,8 +538,7 @@ class _Reader:
             c for concept in resource.category or [] for c in _codes(concept, COURSE_STATUS)
         ]
         plan_status = "active" if resource.status == "on-hold" else resource.status
-        from_plan = {"draft": "screening", "active": "active", "completed": "completed",
-                     "revoked": "stopped"}.get(plan_status)  # fmt: skip
+        from_plan = COURSE_STATUS_OF_PLAN.get(plan_status)
         status = statuses[0] if statuses else from_plan
         if statuses and CARE_PLAN_STATUS.get(statuses[0]) != plan_status:
             raise _invalid(f"{where}.status", f"{resource.status!r} contradicts the course status "

@@ -83,6 +83,10 @@ CARE_PLAN_STATUS = {
     "completed": "completed",
     "stopped": "revoked",
 }
+# Read back without the category: each CarePlan status as the course status it stands for ("active"
+# as under way: an enrolled course also travels as "active", but with its exact status).
+COURSE_STATUS_OF_PLAN = {plan: course for course, plan in CARE_PLAN_STATUS.items()
+                         if course != "enrolled"}  # fmt: skip
 
 # SNOMED answers of a qualitative test (interop.md 2.1: Positive 10828004 from the LOINC answer
 # list LL360-9; Negative 260385009 is marked "presumably; not verified" there).

@@ -48,7 +48,12 @@ from isoguard.interop.fhir import importer, mapping
 from isoguard.interop.fhir import search as fhir_search
 from isoguard.interop.outcome import FHIR_JSON
 from isoguard.interop.outcome import operation_outcome as shared_outcome
-from isoguard.patients.access import patient_for, pharmacy_prescriptions, require_role
+from isoguard.patients.access import (
+    patient_for,
+    pharmacy_prescriptions,
+    refuse_patient,
+    require_role,
+)
 from isoguard.patients.models import Allergy, Diagnosis, Patient
 
 # The types searchable by `patient`, and those a pharmacist may see (architecture.md).
@@ -160,7 +165,7 @@ def fhir_view(
 # --- what one user may see of one patient -------------------------------------------------------
 
 
-def _pk(raw: str, prefix: str = "patient") -> int:
+def id_number(raw: str, prefix: str = "patient") -> int:
     """`patient-12`, `Patient/patient-12` or `12` as 12; anything else is unknown."""
     match = re.fullmatch(rf"(?:Patient/)?(?:{re.escape(prefix)}-)?(\d{{1,12}})", raw.strip())
     if match is None:
@@ -170,7 +175,7 @@ def _pk(raw: str, prefix: str = "patient") -> int:
 
 def _patient(request: HttpRequest, raw_id: str, action: str) -> Patient:
     """The patient if the user may see them (audited by patient_for); 404 if there is none."""
-    pk = _pk(raw_id)
+    pk = id_number(raw_id)
     try:
         return patient_for(request.user, pk, request=request, action=action)  # type: ignore[arg-type]
     except PermissionDenied:
@@ -184,17 +189,14 @@ def _refuse_type(request: HttpRequest, resource_type: str, patient_id: int, acti
     user = request.user
     if getattr(user, "role", None) != Role.PHARMACIST or resource_type in PHARMACIST_TYPES:
         return
-    audit_record(
-        actor=user,
+    refuse_patient(
+        user,  # type: ignore[arg-type]
+        patient_id,
         action=action,
-        object_type="patients.patient",
-        object_id=str(patient_id),
-        patient_id=patient_id if Patient.objects.filter(pk=patient_id).exists() else None,
-        outcome=AuditEvent.Outcome.REFUSED,
-        reason=f"a pharmacist may not see {resource_type} resources",
         request=request,
+        reason=f"a pharmacist may not see {resource_type} resources",
+        message=f"A pharmacist sees prescriptions and fills only, not {resource_type}.",
     )
-    raise PermissionDenied(f"A pharmacist sees prescriptions and fills only, not {resource_type}.")
 
 
 def _prescriptions(
@@ -465,7 +467,7 @@ def search(request: HttpRequest, resource_type: str) -> HttpResponse:
         query = fhir_search.parse(resource_type, request.GET)
     except fhir_search.SearchError as error:
         raise FhirError(400, str(error), error.param) from None
-    patient_id = _pk(query.patient)
+    patient_id = id_number(query.patient)
     _refuse_type(request, resource_type, patient_id, "fhir_search")
     patient = _patient(request, query.patient, "fhir_search")
     found = _resources(request.user, patient, resource_type)  # type: ignore[arg-type]
