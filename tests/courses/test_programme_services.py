@@ -213,3 +213,22 @@ def test_an_authorisation_is_one_audit_event_naming_the_patient_and_the_decision
         str(fatima_rx.pk),
     )
     assert "cancelled" in refusal.reason
+
+
+def test_an_authorisation_that_fails_half_way_still_audits_the_access(fatima_rx, monkeypatch):
+    from isoguard.courses import programme_services
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the engine could not read the record")
+
+    monkeypatch.setattr(programme_services, "engine_decision", broken)
+    with pytest.raises(RuntimeError):
+        dispense_authorisation(user=pharmacist(), prescription_id=fatima_rx.pk)
+    event = AuditEvent.objects.order_by("-seq").first()
+    assert (event.action, event.outcome, event.patient_id) == (
+        "authorise_dispense",
+        "refused",
+        fatima_rx.course.patient_id,
+    )
+    assert event.reason == "no decision: RuntimeError"
+    assert not ProgrammeDecision.objects.exists()

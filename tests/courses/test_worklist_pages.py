@@ -213,3 +213,28 @@ def test_items_never_tie_so_pages_cannot_overlap_at_a_boundary(world):
     for size in (7, 10):
         pages = all_pages(world.prescriber, size)
         assert pages == whole
+
+
+def test_a_page_for_another_day_than_the_clocks_trusts_and_stores_no_row(demo):
+    """As when midnight falls between the view taking `today` and the page reading the clock:
+    rows worked out with yesterday's date must not be stored as fresh for the new day."""
+    today = timezone.localdate()
+    assert_pages_are_the_list(demo, sizes=(4,))
+    CourseDue.objects.update(valid_until=None)  # every row stale, as after midnight
+    before = list(CourseDue.objects.order_by("pk").values())
+    yesterday = today - dt.timedelta(days=1)
+    page = worklist_page(demo, yesterday, size=500)
+    assert page.items == clinic_worklist(demo, yesterday)[:500]
+    assert list(CourseDue.objects.order_by("pk").values()) == before
+
+
+def test_a_release_that_changes_the_code_makes_every_row_stale(demo, monkeypatch):
+    assert_pages_are_the_list(demo, sizes=(4,))
+    now = timezone.now()
+    assert Course.objects.filter(due.fresh(now)).exists()
+    monkeypatch.setattr(due, "code_digest", lambda: "another release")
+    due.fingerprint.cache_clear()
+    try:
+        assert not Course.objects.filter(due.fresh(now)).exists()
+    finally:
+        due.fingerprint.cache_clear()

@@ -10,8 +10,9 @@ rules (`isoguard.patients.access`) and the audit trail treat it as that user. It
 - a token is refused (401) when it is malformed or unknown, revoked, expired, or its user is
   inactive; each refusal is audited (`token_auth`, refused) with the prefix, never the secret.
 - refusals are counted per client address (`isoguard.security.token_throttle`): past the limit,
-  every token from that address is refused (429, TokenThrottled) until the window ends, and only
-  the first of those is audited (`token_throttled`), so a flood does not flood the audit trail.
+  every refused token from that address is answered 429 (TokenThrottled) until the window ends,
+  and only the first of those is audited (`token_throttled`), so a flood does not flood the
+  audit trail; a good token from that address still works.
 - a request with a token carries no cookie, so it needs no CSRF token; a session still does.
 """
 
@@ -103,12 +104,12 @@ def bearer(request: HttpRequest) -> str | None:
 
 
 def token_user(request: HttpRequest, raw: str) -> User:
-    """The user `raw` authenticates, or TokenError (audited), or TokenThrottled when the caller's
-    address sent too many refused tokens (a good token too). Marks the request as token-borne."""
+    """The user `raw` authenticates, or TokenError (audited), or TokenThrottled when the token is
+    refused and the caller's address sent too many refused tokens. A good token is never
+    throttled: one misconfigured system must not lock out every system behind its address (a
+    proxy, a clinic's network), and a 256-bit secret is not guessed by retrying. Marks the
+    request as token-borne."""
     match = TOKEN.fullmatch(raw)
-    throttle = token_throttle.current(token_throttle.address_of(request), timezone.now())
-    if throttle is not None:
-        _throttled(request, throttle, match)
     token = None
     if match is not None:
         token = (
@@ -148,6 +149,9 @@ def _refuse(
     never the secret), then raise TokenError; past the throttle's limit (two processes counting
     at once), refuse it as throttled instead, unaudited but for the throttle's one event."""
     address, now = token_throttle.address_of(request), timezone.now()
+    throttle = token_throttle.current(address, now)
+    if throttle is not None:  # past the limit: refused unaudited but for the window's one event
+        _throttled(request, throttle, match)
     with transaction.atomic():
         failures = token_throttle.count_failure(address, now)
         if failures <= token_throttle.limit():

@@ -10,7 +10,9 @@ so a row is fresh only while all three hold:
   the signals below; the few writes that bypass signals (`QuerySet.update`) call `changed()`;
 - the day has not moved: `valid_until` is the next midnight of the clinic's time zone, or of the
   programme's time zone if that comes first (the rules count days there);
-- the settings it was computed under are the settings now (`computed_with`).
+- the settings and the code it was computed under are those now (`computed_with`: the settings
+  the items depend on and a hash of the app's source and knowledge files, so a release that
+  changes a rule makes every row stale).
 
 A row that is not fresh is worked out again by whoever reads it. Writes made outside the app (SQL
 by hand) are not seen until midnight; `isoguard remind` refreshes every stale row at each run.
@@ -24,6 +26,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -114,10 +117,23 @@ def connect() -> None:
 
 @cache
 def fingerprint() -> str:
-    """The settings and the code version the rows are computed under."""
+    """The settings and the code the rows are computed under: a release that changes a rule
+    pack, a knowledge file or the code that works out what is due makes every row stale."""
     values = {name: getattr(settings, name, None) for name in SETTINGS}
-    text = json.dumps([isoguard.__version__, values], sort_keys=True, default=str)
+    text = json.dumps([code_digest(), values], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@cache
+def code_digest() -> str:
+    """A hash of the app's own source and knowledge files (read once per process): the version
+    number does not move with every release, the files do."""
+    root = Path(isoguard.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".toml")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:

@@ -140,18 +140,27 @@ def dispense_authorisation(
                      reason=" ".join(refusal.messages))  # fmt: skip
         raise
     now = timezone.now()
-    decision = engine_decision(rx.course, Action.DISPENSE, now)
-    with transaction.atomic():  # the decision and its audit event, together or neither
-        stored = decision_store(decision, rx.course, rx, user, now)
-        audit_record(
-            actor=user,
-            action="authorise_dispense",
-            obj=stored,
-            request=request,
-            patient_id=rx.course.patient_id,
-            outcome=AuditEvent.Outcome.ALLOWED if decision.allowed else AuditEvent.Outcome.REFUSED,
-            detail={"prescription": rx.pk, "dispense_by": str(decision.dispense_by)},
-        )
+    try:
+        decision = engine_decision(rx.course, Action.DISPENSE, now)
+        with transaction.atomic():  # the decision and its audit event, together or neither
+            stored = decision_store(decision, rx.course, rx, user, now)
+            audit_record(
+                actor=user,
+                action="authorise_dispense",
+                obj=stored,
+                request=request,
+                patient_id=rx.course.patient_id,
+                outcome=AuditEvent.Outcome.ALLOWED
+                if decision.allowed
+                else AuditEvent.Outcome.REFUSED,
+                detail={"prescription": rx.pk, "dispense_by": str(decision.dispense_by)},
+            )
+    except Exception as failure:
+        # The record was read but no decision kept: the access is audited all the same.
+        audit_record(actor=user, action="authorise_dispense", obj=rx, request=request,
+                     patient_id=rx.course.patient_id, outcome=AuditEvent.Outcome.REFUSED,
+                     reason=f"no decision: {type(failure).__name__}")  # fmt: skip
+        raise
     return stored
 
 

@@ -146,6 +146,9 @@ def worklist_page(
         return WorklistPage([], number, size, False)
     patients = patients_visible_to(user)
     now = timezone.localtime()
+    # Rows hold items as of the clock's day: a page for another day (or read across midnight,
+    # after the caller took `today`) trusts none and stores none.
+    same_day = today == now.date()
     need = number * size + 1  # one more than the page, to know whether another page follows
     items = _chosen(list(_reports(user)) + _lab_findings(patients), kind, who, urgent_only)
     rows = (
@@ -158,16 +161,20 @@ def worklist_page(
     seen: dict[int, int | None] = {}
     queue: list[tuple[tuple[int, dt.date, int, str, int], int]] = []
     for pk, is_fresh, emergency, first_due, first_kind, family_name, patient_id, changes in rows:
-        if is_fresh:
+        if is_fresh and same_day:
             if first_due is not None:  # a fresh row with nothing due: nothing to list
                 bound = _bound(emergency, first_due, first_kind, family_name, patient_id, today)
                 queue.append((bound, pk))
         else:
             stale.append(pk)
             seen[pk] = changes
-    seen |= due.rows_for(pk for pk, changes in seen.items() if changes is None)
+    if same_day:
+        seen |= due.rows_for(pk for pk, changes in seen.items() if changes is None)
     for chunk in _chunks(stale, ALL_CHUNK):  # after midnight, many: in big chunks
-        for _, course_items in _stored(_course_items(chunk, today, now), seen, now).values():
+        found = _course_items(chunk, today, now)
+        if same_day:
+            _stored(found, seen, now)
+        for _, course_items in found.values():
             items += _chosen(course_items, kind, who, urgent_only)
     queue.sort()
     position = 0

@@ -3,11 +3,12 @@
 Each refused token (malformed, unknown, wrong secret, revoked, expired, inactive user) is audited
 (`token_auth`) and counted against the client's address, the one the login lockout uses
 (`client_ip`). After ISOGUARD_TOKEN_FAILURES_LIMIT refusals within
-ISOGUARD_TOKEN_FAILURES_WINDOW_MINUTES of the first, every token from that address, a valid one
-too, is refused (429 with Retry-After) until that window ends, as axes refuses even the right
-password during a lockout. Only the first of those refusals is audited (`token_throttled`, once
-per window): the others cost one indexed read and no write, where each audit event would wait for
-the audit chain's head row like every other audited write.
+ISOGUARD_TOKEN_FAILURES_WINDOW_MINUTES of the first, every refused token from that address is
+answered 429 (with Retry-After) until that window ends; a good token still works, so one
+misconfigured system does not lock out every system behind its address. Only the first of those
+429s is audited (`token_throttled`, once per window): the others cost two indexed reads and no
+write, where each audit event would wait for the audit chain's head row like every other audited
+write.
 
 The count is a database row per address (`TokenFailureWindow`), changed by single UPDATE
 statements, so every process and every app server shares it. Requests without a token (a
