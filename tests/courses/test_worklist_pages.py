@@ -238,3 +238,21 @@ def test_a_release_that_changes_the_code_makes_every_row_stale(demo, monkeypatch
         assert not Course.objects.filter(due.fresh(now)).exists()
     finally:
         due.fingerprint.cache_clear()
+
+
+def test_a_write_to_a_course_without_a_row_leaves_a_stale_row(demo):
+    """A course loaded around the signals has no row: a write must still leave a mark that no
+    reading made before it commits can pass for fresh."""
+    course = Course.objects.filter(patient__clinic=demo.organisation).first()
+    CourseDue.objects.filter(course=course).delete()
+    due.changed(patient_ids=[course.patient_id])
+    row = CourseDue.objects.get(course=course)
+    assert row.changes > row.computed_changes == 0
+    # A reader that had made the row and read its count before the write: what it stores
+    # with that count is stale once the write is counted.
+    CourseDue.objects.filter(course=course).delete()
+    seen = due.rows_for([course.pk])
+    due.changed(course_ids=[course.pk])
+    today = timezone.localdate()
+    due.store({course.pk: (False, today, 1)}, seen, {course.pk: course.rule_pack}, timezone.now())
+    assert not Course.objects.filter(due.fresh(timezone.now()), pk=course.pk).exists()

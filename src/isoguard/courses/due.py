@@ -86,8 +86,14 @@ def changed(
         which |= Q(prescriptions__in=prescriptions)
     if not which:
         return
-    rows = CourseDue.objects.filter(course_id__in=Course.objects.filter(which).values("pk"))
-    rows.update(changes=F("changes") + 1)
+    ids = list(Course.objects.filter(which).values_list("pk", flat=True).distinct())
+    if not ids:
+        return
+    # A course may have no row yet (loaded around the signals): make it before counting this
+    # write in it, so that a reader who makes it and reads its count meanwhile finds the count
+    # moved on once this write commits, and trusts nothing it computed without it.
+    CourseDue.objects.bulk_create([CourseDue(course_id=pk) for pk in ids], ignore_conflicts=True)
+    CourseDue.objects.filter(course_id__in=ids).update(changes=F("changes") + 1)
 
 
 def _on_write(sender: type[Model], instance: Any, **kwargs: Any) -> None:
