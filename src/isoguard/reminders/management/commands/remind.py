@@ -87,6 +87,11 @@ class Command(BaseCommand):
         line = summary.line()
         if not options["dry_run"] and not options["now"]:
             # The worklist's per-course rows go stale at midnight: work them out here, not in
-            # the first page view of the day (courses/due.py).
-            line += f"; worklist rows worked out again: {refresh_stale(now)}"
+            # the first page view of the day (courses/due.py). The reminders are sent by now:
+            # a failure here is the worklist's, and a page works its rows out itself.
+            try:
+                line += f"; worklist rows worked out again: {refresh_stale(now)}"
+            except Exception:
+                logger.exception("isoguard remind: the worklist rows could not be worked out")
+                line += "; the worklist rows could not be worked out (see the log)"
         self.stdout.write(f"{timezone.localtime(now):%Y-%m-%d %H:%M %Z}: {line}")
