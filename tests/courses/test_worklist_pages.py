@@ -256,3 +256,19 @@ def test_a_write_to_a_course_without_a_row_leaves_a_stale_row(demo):
     today = timezone.localdate()
     due.store({course.pk: (False, today, 1)}, seen, {course.pk: course.rule_pack}, timezone.now())
     assert not Course.objects.filter(due.fresh(timezone.now()), pk=course.pk).exists()
+
+
+def test_a_course_that_cannot_be_read_is_listed_not_hidden_with_everyone_else(demo, caplog):
+    from isoguard.courses.models import ContraceptionPlan
+
+    plan = ContraceptionPlan.objects.filter(course__patient__clinic=demo.organisation).first()
+    assert plan is not None
+    # A method the app does not know, written behind its back.
+    ContraceptionPlan.objects.filter(pk=plan.pk).update(methods=["not_a_method"])
+    whole = clinic_worklist(demo, timezone.localdate())
+    broken = [i for i in whole if i.course is not None and i.course.pk == plan.course_id]
+    assert [i.what[:41] for i in broken] == ["This course's record could not be read, s"]
+    assert broken[0].urgency == "deadline_today" and broken[0].who == "clinic"
+    assert len({i.patient.pk for i in whole}) > 1  # everyone else is still listed
+    assert f"course {plan.course_id} could not be read" in caplog.text
+    assert_pages_are_the_list(demo, sizes=(3,))

@@ -13,6 +13,7 @@ convert.course_records(), a fixed number of queries per chunk.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,8 @@ from isoguard.courses.mood_services import mood_due
 from isoguard.courses.selectors import course_timeline
 from isoguard.patients.access import patients_visible_to
 from isoguard.patients.models import Patient
+
+logger = logging.getLogger(__name__)
 
 # Urgency, most urgent first. A report the clinic must answer at once outranks a deadline; a
 # deadline that is today or past outranks a report to answer today; then what comes this week.
@@ -327,16 +330,36 @@ def _course_items(
     if not ids:
         return {}
     courses = list(Course.objects.filter(pk__in=ids).select_related("patient"))
-    records = course_records(courses)
+    try:
+        records = course_records(courses)
+    except Exception:
+        logger.exception("worklist: courses %s could not be read together; one by one", ids[:5])
+        records = {}
     plans: dict[int, list[Any]] = {}
     for plan in DosePlan.objects.filter(course_id__in=ids).values_list(
         "course_id", "id", "effective_from", "daily_mg", named=True
     ):
         plans.setdefault(plan.course_id, []).append(plan)
-    return {
-        c.pk: (c, list(_items_of(c, records[c.pk], plans.get(c.pk, []), today, now)))
-        for c in courses
-    }
+    found: dict[int, tuple[Course, list[WorkItem]]] = {}
+    for c in courses:
+        try:
+            record = records.get(c.pk) or course_records([c])[c.pk]
+            found[c.pk] = (c, list(_items_of(c, record, plans.get(c.pk, []), today, now)))
+        except Exception:
+            # A course that cannot be read is listed, not dropped with everyone else's items.
+            logger.exception("worklist: course %s could not be read", c.pk)
+            found[c.pk] = (c, [_unreadable(c, today)])
+    return found
+
+
+def _unreadable(course: Course, today: dt.date) -> WorkItem:
+    return WorkItem(
+        course.patient, "programme", "clinic",
+        "This course's record could not be read, so what is due on it is not known: open the "
+        "patient's record and check what was recorded (the server log has the error)",
+        today, "deadline_today", course=course,
+        source="isoguard policy: a record that cannot be read is listed, never hidden",
+    )  # fmt: skip
 
 
 def _items_of(
