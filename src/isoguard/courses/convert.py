@@ -39,8 +39,8 @@ from isoguard.patients.models import PregnancyPotential, WeightMeasurement
 T = TypeVar("T")
 
 
-# What course_record reads, for prefetch_related: a list of many courses then costs a fixed number
-# of queries, whatever its length (the clinic's worklist).
+# What course_record reads, for prefetch_related when a few courses are read at once; many are
+# read faster with course_records().
 RECORD_PREFETCH = (
     "patient__pregnancy_potential_assessments",
     "consents",
@@ -54,21 +54,6 @@ RECORD_PREFETCH = (
     "patient__weights",
     "diary",
 )
-
-
-def timeline_prefetch(prefix: str = "", diary: Any = None) -> list[Any]:
-    """RECORD_PREFETCH for reading timelines (`prefix` = "course__" from prescriptions): the rules
-    and obligations read no dose diary, so it loads `diary` (a queryset) or none of it, not every
-    dose ever ticked."""
-    from django.db.models import Prefetch
-
-    from isoguard.courses.models import DoseDiaryEntry
-
-    rows = DoseDiaryEntry.objects.none() if diary is None else diary
-    return [
-        *(prefix + lookup for lookup in RECORD_PREFETCH if lookup != "diary"),
-        Prefetch(prefix + "diary", queryset=rows),
-    ]
 
 
 def _by(rows: Iterable[T], *keys: str) -> list[T]:

@@ -27,7 +27,7 @@ from isoguard.core.model import MoodAssessment as MoodAssessmentEvent
 from isoguard.core.triage import load_triage
 from isoguard.core.vocabulary import CourseStatus
 from isoguard.courses import due, lab_services, report_services
-from isoguard.courses.convert import course_records, timeline_prefetch
+from isoguard.courses.convert import course_records
 from isoguard.courses.models import (
     OPEN_STATUSES,
     Course,
@@ -450,19 +450,15 @@ def pharmacy_worklist(pharmacy_id: int, today: dt.date) -> list[PharmacyItem]:
             pharmacy_id=pharmacy_id, dispense__isnull=True, cancelled_at__isnull=True
         )
         .select_related("course__patient")
-        .prefetch_related(
-            *timeline_prefetch("course__"),
-            Prefetch("decisions", queryset=decisions, to_attr="standing"),
-        )
+        .prefetch_related(Prefetch("decisions", queryset=decisions, to_attr="standing"))
     )
     now = timezone.localtime()
+    rxs = list(rows)
+    records = course_records(list({rx.course_id: rx.course for rx in rxs}.values()))
     items = []
-    for rx in rows:
-        course = rx.course
-        deadline = next(
-            (ob.due for ob in course_timeline(course, as_of=now) if ob.id == "fill_window_closes"),
-            None,
-        )
+    for rx in rxs:
+        timeline = course_timeline(rx.course, record=records[rx.course_id], as_of=now)
+        deadline = next((ob.due for ob in timeline if ob.id == "fill_window_closes"), None)
         newest = rx.standing[0] if rx.standing else None
         standing = newest is not None and newest.allowed and newest.reversed_at is None
         authorisation = newest if standing else None
