@@ -2,8 +2,8 @@
 
 The clinic's worklist orders its courses by the first thing due on each (courses/worklist.py)
 without reading every course, which is what lets a page of a clinic of tens of thousands of
-patients take a fixed time. That is only safe if a row is never trusted when it could be wrong,
-so a row is fresh only while all three hold:
+patients cost a fixed number of queries. That is only safe if a row is never trusted when it
+could be wrong, so a row is fresh only while all three hold:
 
 - no write since it was computed: every save or delete of a row the worklist reads (the course,
   its patient, and every event of either) adds one to `changes` in the same transaction, through
@@ -65,7 +65,7 @@ PATIENT_ROWS: tuple[type[Model], ...] = (PregnancyTest, MoodAssessment, LabResul
 """Rows of the patient that every course of theirs reads (by their patient_id)."""
 SETTINGS = ("ISOGUARD_PACK_SETTINGS", "ISOGUARD_LAB_SCHEDULE", "ISOGUARD_LAB_THRESHOLDS",
             "ISOGUARD_MOOD_CHECK_DAYS", "TIME_ZONE")  # fmt: skip
-"""What the worklist's items depend on besides the records (and the code's version)."""
+"""What the worklist's items depend on besides the records and the code (code_digest)."""
 
 
 def changed(
