@@ -132,15 +132,9 @@ def dispense_authorisation(
     # The access is audited by the decision's own event below (same action, same patient).
     rx = pharmacy_prescription(user, prescription_id, "authorise_dispense", request,
                                audit_access=False)  # fmt: skip
-    try:
-        _refuse_if_cancelled(rx)
-    except ValidationError as refusal:
-        audit_record(actor=user, action="authorise_dispense", obj=rx, request=request,
-                     patient_id=rx.course.patient_id, outcome=AuditEvent.Outcome.REFUSED,
-                     reason=" ".join(refusal.messages))  # fmt: skip
-        raise
     now = timezone.now()
     try:
+        _refuse_if_cancelled(rx)
         decision = engine_decision(rx.course, Action.DISPENSE, now)
         with transaction.atomic():  # the decision and its audit event, together or neither
             stored = decision_store(decision, rx.course, rx, user, now)
@@ -156,10 +150,16 @@ def dispense_authorisation(
                 detail={"prescription": rx.pk, "dispense_by": str(decision.dispense_by)},
             )
     except Exception as failure:
-        # The record was read but no decision kept: the access is audited all the same.
+        # Refused (a cancelled prescription) or failed half way: no decision was kept, and the
+        # access is audited all the same.
+        reason = (
+            " ".join(failure.messages)
+            if isinstance(failure, ValidationError)
+            else f"no decision: {type(failure).__name__}"
+        )
         audit_record(actor=user, action="authorise_dispense", obj=rx, request=request,
                      patient_id=rx.course.patient_id, outcome=AuditEvent.Outcome.REFUSED,
-                     reason=f"no decision: {type(failure).__name__}")  # fmt: skip
+                     reason=reason)  # fmt: skip
         raise
     return stored
 
