@@ -33,14 +33,15 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     urgent = request.GET.get("urgent") == "1"
     asked = request.GET.get("page", "1")
     error = ""
-    if not asked.isdigit() or not 1 <= int(asked) <= MAX_PAGE:
+    if not (asked.isascii() and asked.isdigit()) or not 1 <= int(asked) <= MAX_PAGE:
         error = (
             f"page: expected a whole number from 1 to {MAX_PAGE}, got {asked[:20]!r}; "
             "the first page is shown."
         )
         asked = "1"
+    today = timezone.localdate()
     page = selectors.worklist_page(
-        user, timezone.localdate(), kind=chosen["kind"], who=chosen["who"], urgent_only=urgent,
+        user, today, kind=chosen["kind"], who=chosen["who"], urgent_only=urgent,
         number=int(asked),
     )  # fmt: skip
     audit_list(user, request, "worklist", sorted({i.patient.pk for i in page.items}))
@@ -55,7 +56,7 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         "chosen": chosen,
         "urgent": urgent,
         "filters": FILTERS,
-        "today": timezone.localdate(),
+        "today": today,
         "error": error,
     }
     return render(request, "isoguard/worklist.html", context, status=400 if error else 200)
