@@ -14,6 +14,7 @@ from django.utils import timezone
 from isoguard.accounts.models import User
 from isoguard.courses import checklist_services as services
 from isoguard.courses.models import Course
+from isoguard.web.params import whole_number
 
 
 @login_required
@@ -70,6 +71,7 @@ def checklist_page(request: HttpRequest, course_id: int) -> HttpResponse:
 
 def _int(value: str | None) -> int:
     """A posted id, or a ValidationError naming it."""
-    if value is None or not re.fullmatch(r"[0-9]{1,18}", value):
+    number = whole_number(value)
+    if number is None:
         raise ValidationError({"prescription": f"expected a prescription id, got {value!r}"})
-    return int(value)
+    return number

@@ -16,6 +16,7 @@ from isoguard.core.vocabulary import Role
 from isoguard.courses import mood_services as services
 from isoguard.courses.report_services import country_of
 from isoguard.patients.access import patient_for, require_role
+from isoguard.web.params import whole_number
 
 
 @login_required
@@ -66,8 +67,7 @@ def mood_new(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 def _small_int(text: str) -> bool:
-    """A few ASCII digits, which int() reads: not "²" (a digit to isdigit()), not 5,000 of them."""
-    return text.isascii() and text.isdigit() and len(text) <= 9
+    return whole_number(text, digits=9) is not None
 
 
 @login_required

@@ -19,6 +19,7 @@ from isoguard.core.vocabulary import Role
 from isoguard.patients.access import patients_visible_to, require_role
 from isoguard.reminders import services
 from isoguard.reminders.models import ContactPreference
+from isoguard.web.params import whole_number
 
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
@@ -66,10 +67,11 @@ def notifications_read(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Mark one notification (`notification`) or, without it, all of them as read."""
     user: User = request.user  # type: ignore[assignment]
     raw = request.POST.get("notification", "")
-    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+    notification = whole_number(raw)
+    if raw and notification is None:
         raise PermissionDenied("No such notification.")
     count = services.notifications_mark_read(
-        user=user, patient_id=patient_id, notification_id=int(raw) if raw else None,
+        user=user, patient_id=patient_id, notification_id=notification,
         request=request,
     )  # fmt: skip
     if not raw:

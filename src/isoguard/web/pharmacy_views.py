@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
@@ -15,6 +14,7 @@ from django.shortcuts import redirect, render
 from isoguard.accounts.models import User
 from isoguard.courses import programme_services as services
 from isoguard.courses.models import Prescription
+from isoguard.web.params import whole_number
 
 
 class DispenseForm(forms.Form):
@@ -94,9 +94,10 @@ def prescription_page(request: HttpRequest, prescription_id: int) -> HttpRespons
 
 def _decision_id(value: str | None) -> int:
     """The posted authorisation id, or a ValidationError naming it."""
-    if value is None or not re.fullmatch(r"[0-9]{1,18}", value):
+    number = whole_number(value)
+    if number is None:
         raise ValidationError(f"decision: expected the id of an authorisation, got {value!r}.")
-    return int(value)
+    return number
 
 
 def _isoguard_date(prescription_id: int) -> object:

@@ -13,6 +13,7 @@ from isoguard.accounts.models import User
 from isoguard.courses import report_services
 from isoguard.courses import worklist as selectors
 from isoguard.patients.access import require_role
+from isoguard.web.params import whole_number
 from isoguard.web.views import audit_list
 
 FILTERS = {"kind": selectors.KINDS, "who": selectors.WHO}
@@ -32,17 +33,18 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
     }
     urgent = request.GET.get("urgent") == "1"
     asked = request.GET.get("page", "1")
+    number = whole_number(asked, digits=4)
     error = ""
-    if not (asked.isascii() and asked.isdigit()) or not 1 <= int(asked) <= MAX_PAGE:
+    if number is None or not 1 <= number <= MAX_PAGE:
         error = (
             f"page: expected a whole number from 1 to {MAX_PAGE}, got {asked[:20]!r}; "
             "the first page is shown."
         )
-        asked = "1"
+        number = 1
     today = timezone.localdate()
     page = selectors.worklist_page(
         user, today, kind=chosen["kind"], who=chosen["who"], urgent_only=urgent,
-        number=int(asked),
+        number=number,
     )  # fmt: skip
     audit_list(user, request, "worklist", sorted({i.patient.pk for i in page.items}))
     query = {k: v for k, v in chosen.items() if v} | ({"urgent": "1"} if urgent else {})
