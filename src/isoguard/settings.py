@@ -430,7 +430,7 @@ AXES_VERBOSE = False
 
 # Two-factor login (django-otp, TOTP): optional for staff, or required with this setting.
 ISOGUARD_REQUIRE_2FA_FOR_STAFF = env_bool("ISOGUARD_REQUIRE_2FA_FOR_STAFF", False)
-# Refused API tokens from one address before every token from it is refused until the window
+# Refused API tokens from one address before further refused ones get 429s until the window
 # ends (security/token_throttle.py, docs/security.md).
 ISOGUARD_TOKEN_FAILURES_LIMIT = env_int("ISOGUARD_TOKEN_FAILURES_LIMIT", 20, 1, 10_000, "tokens")
 ISOGUARD_TOKEN_FAILURES_WINDOW_MINUTES = env_int(

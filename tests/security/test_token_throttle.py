@@ -63,7 +63,7 @@ def test_past_the_limit_an_address_gets_429s_audited_once_and_others_are_unaffec
         assert 0 < int(response["Retry-After"]) <= 600
         error = response.json()["error"]
         assert error["code"] == "throttled" and "Too many refused API tokens" in error["message"]
-        assert "a valid one too" in error["message"]
+        assert "a refused token from it is answered 429" in error["message"]
 
     assert token_events() == [("token_auth", "10.1.2.3")] * LIMIT + [
         ("token_throttled", "10.1.2.3")

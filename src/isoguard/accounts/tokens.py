@@ -146,11 +146,11 @@ def _refuse(
     match: re.Match[str] | None,
 ) -> NoReturn:
     """Count a refused token against the caller's address and audit it (its prefix and user,
-    never the secret), then raise TokenError; past the throttle's limit (two processes counting
-    at once), refuse it as throttled instead, unaudited but for the throttle's one event."""
+    never the secret), then raise TokenError; past the throttle's limit (already, or reached by
+    this refusal), raise TokenThrottled instead, unaudited but for the window's one event."""
     address, now = token_throttle.address_of(request), timezone.now()
     throttle = token_throttle.current(address, now)
-    if throttle is not None:  # past the limit: refused unaudited but for the window's one event
+    if throttle is not None:
         _throttled(request, throttle, match)
     with transaction.atomic():
         failures = token_throttle.count_failure(address, now)
@@ -187,7 +187,8 @@ def _throttled(
                 object_id=match.group(1) if match is not None else "",
                 outcome=AuditEvent.Outcome.REFUSED,
                 reason=f"{throttle.failures} refused API tokens from this address within "
-                f"{minutes} minutes: every token from it is refused until the window ends",
+                f"{minutes} minutes: every refused token from it is answered 429 until the "
+                "window ends",
                 request=request,
                 detail={"failures": throttle.failures, "window_minutes": minutes,
                         "until": throttle.until.isoformat()},
@@ -195,7 +196,7 @@ def _throttled(
     until = timezone.localtime(throttle.until)
     raise TokenThrottled(
         f"Too many refused API tokens from this address ({throttle.failures} within {minutes} "
-        f"minutes): every token from it, a valid one too, is refused until "
+        f"minutes): a refused token from it is answered 429 until "
         f"{until.isoformat(timespec='seconds')} (Retry-After gives the seconds). Check the token "
         "your system sends: a revoked or expired one needs a new one from isoguard's "
         "administrator (isoguard token create).",
