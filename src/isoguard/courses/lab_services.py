@@ -132,23 +132,20 @@ def peak_started(plans: Iterable[Any]) -> dt.date | None:
     return next(p.effective_from for p in ordered if p.daily_mg == peak)
 
 
-_UNSET: Any = object()
-
-
 def course_labs_due(
     course: Course,
     today: dt.date,
     *,
     record: CourseRecord | None = None,
-    peak: dt.date | None = _UNSET,
+    plans: Iterable[Any] | None = None,
 ) -> tuple[LabDue, ...]:
-    """The lab tests the course needs now under the clinic's schedule for its pack (`peak`: the
-    day its highest dose began, when the caller has read it)."""
+    """The lab tests the course needs now under the clinic's schedule for its pack (`record` and
+    its dose `plans`: when the caller has read them)."""
     if course.status not in OPEN_STATUSES:
         return ()
     return labs_due(
         record or course_record(course), today, schedule=schedule_for(course),
-        peak_started=peak_dose_from(course) if peak is _UNSET else peak,
+        peak_started=peak_dose_from(course) if plans is None else peak_started(plans),
     )  # fmt: skip
 
 

@@ -366,8 +366,7 @@ def _items_of(
     course: Course, record: CourseRecord, plans: list[Any], today: dt.date, now: dt.datetime
 ) -> Iterable[WorkItem]:
     patient = course.patient
-    peak = lab_services.peak_started(plans)
-    for due_lab in lab_services.course_labs_due(course, today, record=record, peak=peak):
+    for due_lab in lab_services.course_labs_due(course, today, record=record, plans=plans):
         name = due_lab.test.value.replace("_", " ")
         yield WorkItem(
             patient, "lab", "clinic", f"Lab test due: {name} ({due_lab.check.value}). "
