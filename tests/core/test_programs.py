@@ -643,3 +643,44 @@ def test_the_decisions_and_the_timeline_read_applies_to_in_one_place():
         assert all(r.spec.applies_to != AppliesTo.CAN_BECOME_PREGNANT for r in cannot)
         for action in Action:
             assert pack.rules_for(True, action) == [r for r in can if action in r.spec.actions]
+
+
+METHODS = st.sampled_from(list(ContraceptionMethod))
+PLANS = st.lists(
+    st.builds(
+        lambda methods, start, length: model.Contraception(
+            tuple(methods), start=D(2026, 6, 1) + dt.timedelta(days=start),
+            end=None if length is None else D(2026, 6, 1) + dt.timedelta(days=start + length),
+        ),
+        st.lists(METHODS, min_size=1, max_size=3, unique=True),
+        st.integers(min_value=0, max_value=200),
+        st.none() | st.integers(min_value=0, max_value=120),
+    ),
+    min_size=1, max_size=5,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(plans=PLANS, today=st.integers(min_value=0, max_value=260), needed=st.integers(1, 2))
+def test_the_stretch_of_contraception_jumps_to_what_walking_back_a_day_at_a_time_finds(
+    plans, today, needed
+):
+    """held_since asks once per stretch between plan changes; the answer is the daily walk's."""
+    from isoguard.core.programs.context import Context
+    from isoguard.core.programs.rules import held_since
+
+    record = us_record(*plans)
+    day = D(2026, 6, 1) + dt.timedelta(days=today)
+    ctx = Context(record, Action.DISPENSE, at(day), "local")
+    in_use = ctx.past(model.Contraception)
+
+    def holds(on: D) -> bool:
+        return len({m for e in in_use if e.covers(on) for m in e.methods}) >= needed
+
+    if not holds(day):
+        return
+    first = min(e.start for e in in_use)
+    walked = day
+    while walked > first and holds(walked - dt.timedelta(days=1)):
+        walked -= dt.timedelta(days=1)
+    assert held_since(ctx, holds) == walked

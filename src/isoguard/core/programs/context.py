@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from isoguard.core import model
@@ -48,9 +48,20 @@ class Context:
     def first_dose(self) -> dt.date | None:
         return self.record.course.first_dose
 
+    @cached_property
+    def _past(self) -> dict[type, tuple[Any, ...]]:
+        """The events up to today by the type asked for, filled as rules ask (a rule may look at
+        one type for every stretch of a month: the record is filtered once per type)."""
+        return {}
+
     def past(self, event_type: type[E]) -> list[E]:
         """Return the events of one type up to today, oldest first."""
-        return [e for e in self.record.events_of(event_type) if e.on <= self.today]
+        found = self._past.get(event_type)
+        if found is None:
+            found = self._past[event_type] = tuple(
+                e for e in self.record.events_of(event_type) if e.on <= self.today
+            )
+        return list(found)
 
     @cached_property
     def tests(self) -> list[model.PregnancyTest]:

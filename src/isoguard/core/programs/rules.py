@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -124,6 +125,25 @@ class ConsentOnFile(Rule):
         return met("Signed: " + ", ".join(names[k] for k in self.params.kinds) + ".")
 
 
+def held_since(ctx: Context, holds: Callable[[dt.date], bool]) -> dt.date:
+    """The first day of the unbroken stretch of days up to today on which `holds`, a test of the
+    contraception in use that day, was true (it is true today), at the earliest the first plan's
+    start.
+
+    Which plans are in use changes only on the day one starts or the day after one ends, so
+    `holds` is asked once per stretch between those days, not once for every day (the same
+    answer as walking back a day at a time: tests/core/test_programs.py).
+    """
+    plans = ctx.past(model.Contraception)
+    first = min(e.start for e in plans)
+    changes = sorted({e.start for e in plans} | {e.end + D(days=1) for e in plans if e.end})
+    since = ctx.today
+    while since > first and holds(since - D(days=1)):
+        # Every day from the last change on or before the day checked is like that day.
+        since = max([c for c in changes if c < since] or [first])
+    return since
+
+
 class Contraception(Rule):
     """Enough methods used together today (or abstinence, where accepted), long enough before."""
 
@@ -172,10 +192,7 @@ class Contraception(Rule):
                 extra += " A progestin-only pill does not count as a method here."
             return unmet(f"Needed: {needed}; in use today: {found}.{extra}")
         # The first day of the unbroken stretch, up to today, in which the requirement held.
-        first_start = min(e.start for e in ctx.past(model.Contraception))
-        since = today
-        while since > first_start and enough(since - D(days=1)):
-            since -= D(days=1)
+        since = held_since(ctx, enough)
         if p.accept_abstinence and self.abstinent_on(ctx, today):
             what = "continuous abstinence"
         else:
@@ -238,10 +255,7 @@ class ContraceptionEffective(Rule):
             return met("Abstinence: judged by the contraception rule.")
         if self.enough(ctx, ctx.today):
             if ctx.is_pre_treatment(ctx.today) and p.lead_months:
-                first = min(e.start for e in ctx.past(model.Contraception))
-                since = ctx.today
-                while since > first and self.enough(ctx, since - D(days=1)):
-                    since -= D(days=1)
+                since = held_since(ctx, lambda day: self.enough(ctx, day))
                 reference = _confirmation_day(ctx)
                 ready = add_months(since, p.lead_months)
                 if ready > reference:
