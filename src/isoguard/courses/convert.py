@@ -8,8 +8,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db.models import QuerySet
-
 from isoguard.core import model
 from isoguard.core.vocabulary import (
     ConsentKind,
@@ -34,6 +32,7 @@ from isoguard.courses.models import (
     PregnancyTest,
     Prescription,
 )
+from isoguard.courses.prepared import PreparedValues, read_together
 from isoguard.patients.models import PregnancyPotential, WeightMeasurement
 
 T = TypeVar("T")
@@ -110,6 +109,50 @@ class _RxRow:
         )  # fmt: skip
 
 
+# The rows course_records() reads, each compiled once (prepared.py): one query per kind of row
+# for any number of courses.
+_POTENTIALS = PreparedValues(
+    "potential",
+    lambda ids: PregnancyPotential.objects.filter(patient_id__in=ids).order_by(
+        "-assessed_on", "-recorded_at", "-id"  # the model's order: newest first
+    ),
+    "patient_id", "can_become_pregnant",
+)  # fmt: skip
+_CONSENTS = PreparedValues(
+    "consent", lambda ids: Consent.objects.filter(course_id__in=ids),
+    "course_id", "kind", "signed_on", "id",
+)  # fmt: skip
+_PLANS = PreparedValues(
+    "plan", lambda ids: ContraceptionPlan.objects.filter(course_id__in=ids),
+    "course_id", "methods", "start", "end", "id",
+)  # fmt: skip
+_CHECKS = PreparedValues(
+    "check", lambda ids: MonthlyCheck.objects.filter(course_id__in=ids),
+    "course_id", "kind", "done_on", "passed", "id",
+)  # fmt: skip
+_TESTS = PreparedValues(
+    "test", lambda ids: PregnancyTest.objects.filter(patient_id__in=ids),
+    "patient_id", "specimen_date", "result", "setting", "id",
+)  # fmt: skip
+_MOODS = PreparedValues(
+    "mood", lambda ids: MoodAssessment.objects.filter(patient_id__in=ids),
+    "patient_id", "tool", "score", "assessed_on", "id",
+)  # fmt: skip
+_LABS = PreparedValues(
+    "lab", lambda ids: LabResult.objects.filter(patient_id__in=ids),
+    "patient_id", "test", "value", "unit", "taken_on", "id",
+)  # fmt: skip
+_WEIGHTS = PreparedValues(
+    "weight", lambda ids: WeightMeasurement.objects.filter(patient_id__in=ids),
+    "patient_id", "measured_on", "weight_kg", "id",
+)  # fmt: skip
+_PRESCRIPTIONS = PreparedValues(
+    "prescription", lambda ids: Prescription.objects.filter(course_id__in=ids),
+    "course_id", "id", "written_on", "days_supply", "refills", "cancelled_at",
+    "dispense__dispensed_on", "dispense__days_supply", "medication_guide_ack__acknowledged_on",
+)  # fmt: skip
+
+
 def course_records(
     courses: Sequence[Course], *, diary_since: dt.date | None = None
 ) -> dict[int, model.CourseRecord]:
@@ -125,53 +168,29 @@ def course_records(
     course_ids = [c.pk for c in courses]
     patient_ids = sorted({c.patient_id for c in courses})
 
-    def by(queryset: QuerySet[Any], key: str, *fields: str) -> dict[int, list[Any]]:
-        groups: dict[int, list[Any]] = defaultdict(list)
-        for row in queryset.values_list(key, *fields, named=True):
-            groups[getattr(row, key)].append(row)
-        return groups
-
-    on_course, on_patient = {"course_id__in": course_ids}, {"patient_id__in": patient_ids}
+    reads = (
+        (_POTENTIALS, patient_ids), (_CONSENTS, course_ids), (_PLANS, course_ids),
+        (_CHECKS, course_ids), (_TESTS, patient_ids), (_MOODS, patient_ids),
+        (_LABS, patient_ids), (_WEIGHTS, patient_ids), (_PRESCRIPTIONS, course_ids),
+    )  # fmt: skip
+    found = read_together(reads)  # on PostgreSQL, one round trip for all nine
+    potential_rows, *grouped, prescription_rows = found
+    consents, plans, checks, tests, moods, labs, weights = (_grouped(rows) for rows in grouped)
     potentials: dict[int, bool] = {}
-    for row in (
-        PregnancyPotential.objects.filter(**on_patient)
-        .order_by("-assessed_on", "-recorded_at", "-id")  # the model's order: newest first
-        .values_list("patient_id", "can_become_pregnant")
-    ):
-        potentials.setdefault(row[0], row[1])
-    consents = by(Consent.objects.filter(**on_course), "course_id", "kind", "signed_on", "id")
-    plans = by(
-        ContraceptionPlan.objects.filter(**on_course), "course_id", "methods", "start", "end", "id"
-    )
-    checks = by(
-        MonthlyCheck.objects.filter(**on_course), "course_id", "kind", "done_on", "passed", "id"
-    )
-    tests = by(
-        PregnancyTest.objects.filter(**on_patient),
-        "patient_id", "specimen_date", "result", "setting", "id",
-    )  # fmt: skip
-    moods = by(
-        MoodAssessment.objects.filter(**on_patient),
-        "patient_id", "tool", "score", "assessed_on", "id",
-    )  # fmt: skip
-    labs = by(
-        LabResult.objects.filter(**on_patient), "patient_id", "test", "value", "unit", "taken_on",
-        "id",
-    )  # fmt: skip
-    weights = by(
-        WeightMeasurement.objects.filter(**on_patient), "patient_id", "measured_on", "weight_kg",
-        "id",
-    )  # fmt: skip
+    for row in potential_rows:  # newest first: the first of a patient decides
+        potentials.setdefault(row.patient_id, row.can_become_pregnant)
     prescriptions: dict[int, list[_RxRow]] = defaultdict(list)
-    for row in Prescription.objects.filter(**on_course).values_list(
-        "course_id", "id", "written_on", "days_supply", "refills", "cancelled_at",
-        "dispense__dispensed_on", "dispense__days_supply", "medication_guide_ack__acknowledged_on",
-    ):  # fmt: skip
+    for row in prescription_rows:
         prescriptions[row[0]].append(_RxRow(*row[1:]))
     diary: dict[int, list[Any]] = {}
     if diary_since is not None:
-        recent = DoseDiaryEntry.objects.filter(**on_course, day__gte=diary_since)
-        diary = by(recent.order_by("day", "time"), "course_id", "day", "time", "taken", "dose_mg")
+        diary = defaultdict(list)
+        for entry in (
+            DoseDiaryEntry.objects.filter(course_id__in=course_ids, day__gte=diary_since)
+            .order_by("day", "time")
+            .values_list("course_id", "day", "time", "taken", "dose_mg", named=True)
+        ):
+            diary[entry.course_id].append(entry)
     return {
         c.pk: _record(
             c,
@@ -188,6 +207,14 @@ def course_records(
         )
         for c in courses
     }
+
+
+def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
+    """Rows by their first value (the course or patient they belong to)."""
+    groups: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[row[0]].append(row)
+    return groups
 
 
 def _record(
