@@ -103,3 +103,40 @@ def test_a_pharmacist_sees_only_prescriptions_presented_at_their_pharmacy(world,
     assert "claravis" in text
     assert "absorica" not in text
     assert "61.5" not in text  # the weight is the clinic's business, not the pharmacy's
+
+
+def test_the_one_row_rule_agrees_with_the_pharmacys_queryset_in_every_case(world):
+    """pharmacy_sees (a row in hand, for the pharmacy's requests) and pharmacy_prescriptions (a
+    queryset, for lists and patient access) are one rule: live or cancelled, filled here,
+    elsewhere or not at all, presented here, elsewhere or nowhere."""
+    from django.utils import timezone
+
+    from isoguard.courses.models import Dispense, Prescription
+    from isoguard.courses.programme_services import _prescription_read
+    from isoguard.patients.access import pharmacy_prescriptions, pharmacy_sees
+    from tests.conftest import make_course, make_prescription
+
+    pharmacies = [world.pharmacy, world.other_pharmacy]
+    course = make_course(world.bob, world.prescriber, number=1)
+    cases = 0
+    for presented in [*pharmacies, None]:
+        for cancelled in (False, True):
+            for filled in [*pharmacies, None]:
+                when = timezone.now() if cancelled else None
+                rx = make_prescription(course, world.prescriber, presented, cancelled_at=when)
+                if filled is not None:
+                    Dispense.objects.create(
+                        prescription=rx, dispensed_on=rx.written_on, days_supply=30,
+                        quantity=30, pharmacist=world.pharmacist, pharmacy=filled,
+                    )  # fmt: skip
+                read = _prescription_read(rx.pk)
+                assert read is not None
+                loaded, filled_at = read
+                assert loaded.course.patient.pk == world.bob.pk  # loaded with its course
+                assert filled_at == (filled.pk if filled else None)
+                for pharmacy in pharmacies:
+                    in_queryset = pharmacy_prescriptions(pharmacy.pk).filter(pk=rx.pk).exists()
+                    assert pharmacy_sees(pharmacy.pk, loaded, filled_at) == in_queryset
+                    cases += in_queryset
+    assert cases >= 4  # both answers were seen
+    assert _prescription_read(Prescription.objects.order_by("-pk").first().pk + 1) is None

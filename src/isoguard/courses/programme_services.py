@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -26,7 +27,9 @@ from isoguard.courses.models import (
     Prescription,
     ProgrammeDecision,
 )
-from isoguard.patients.access import patient_for
+from isoguard.courses.prepared import PreparedValues
+from isoguard.patients.access import patient_for, pharmacy_sees
+from isoguard.patients.models import Patient
 
 
 def pack_starts() -> dict[str, dt.date]:
@@ -82,6 +85,39 @@ def decision_store(
     )  # fmt: skip
 
 
+def _attnames(model_class: type[models.Model]) -> list[str]:
+    return [f.attname for f in model_class._meta.concrete_fields]
+
+
+@functools.cache
+def _presented() -> PreparedValues:
+    """A prescription with its course and patient, and the pharmacy that filled it, read in one
+    compiled query (prepared.py): the pharmacy's every request starts here."""
+    return PreparedValues(
+        "presented", lambda ids: Prescription.objects.filter(pk__in=ids),
+        *_attnames(Prescription), *(f"course__{a}" for a in _attnames(Course)),
+        *(f"course__patient__{a}" for a in _attnames(Patient)), "dispense__pharmacy_id",
+    )  # fmt: skip
+
+
+def _prescription_read(prescription_id: int) -> tuple[Prescription, int | None] | None:
+    """The prescription, its course and patient loaded (as select_related would), and the
+    pharmacy of its dispense if it was filled; None if there is no such prescription."""
+    rows = _presented().rows([prescription_id])
+    if not rows:
+        return None
+    values = tuple(rows[0])
+    parts = []
+    for model_class in (Prescription, Course, Patient):
+        names = _attnames(model_class)
+        parts.append(model_class.from_db(DEFAULT_DB_ALIAS, names, values[: len(names)]))
+        values = values[len(names) :]
+    rx, course, patient = parts
+    course.patient = patient
+    rx.course = course
+    return rx, values[0]
+
+
 def pharmacy_prescription(
     user: User,
     prescription_id: int,
@@ -92,9 +128,22 @@ def pharmacy_prescription(
 ) -> Prescription:
     """Return the prescription if `user` is a pharmacist of the pharmacy it was presented at
     (`audit_access`: as patient_for takes it)."""
-    rx = Prescription.objects.select_related("course__patient").filter(pk=prescription_id).first()
-    if rx is None:
+    read = _prescription_read(prescription_id)
+    if read is None:
         raise PermissionDenied("No such prescription at your pharmacy.")
+    rx, filled_at = read
+    if (
+        user.role == Role.PHARMACIST
+        and user.organisation_id is not None
+        and user.is_active
+        and pharmacy_sees(user.organisation_id, rx, filled_at)
+    ):
+        # A prescription the pharmacy may see shows it the patient (access.patients_visible_to):
+        # no second look is needed.
+        if audit_access:
+            audit_record(actor=user, action=action, obj=rx.course.patient,
+                         patient_id=rx.course.patient_id, request=request)  # fmt: skip
+        return rx
     if (
         user.role != Role.PHARMACIST
         or rx.pharmacy_id is None
@@ -110,6 +159,8 @@ def pharmacy_prescription(
             reason="only a pharmacist of the pharmacy it was presented at",
         )
         raise PermissionDenied("This prescription was not presented at your pharmacy.")
+    # Presented here but cancelled, and not filled here: the patient is visible only through
+    # another prescription (patient_for decides and audits); the cancellation is then the refusal.
     patient_for(user, rx.course.patient_id, action=action, request=request,
                 audit_access=audit_access)  # fmt: skip
     return rx

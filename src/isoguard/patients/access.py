@@ -67,6 +67,13 @@ def pharmacy_prescriptions(pharmacy_id: int) -> QuerySet[Prescription]:
     )
 
 
+def pharmacy_sees(pharmacy_id: int, rx: Prescription, filled_at: int | None) -> bool:
+    """Whether `rx`, already read, is one of pharmacy_prescriptions(pharmacy_id): the same rule
+    for one row in hand (`filled_at`: the pharmacy of its dispense, if it was filled).
+    tests/patients/test_access.py checks that the two agree on every case."""
+    return rx.pharmacy_id == pharmacy_id and (rx.cancelled_at is None or filled_at == pharmacy_id)
+
+
 def eighteen_years_before(day: datetime.date) -> datetime.date:
     """Return the latest birth date of someone who is 18 or older on `day`."""
     try:
