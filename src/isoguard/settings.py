@@ -305,6 +305,8 @@ def database_config() -> dict[str, object]:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
         if config["ENGINE"].endswith("sqlite3"):
             config.update(sqlite_options())
+        else:
+            config.setdefault("OPTIONS", {}).update(postgres_options())  # the URL's own kept
         return config
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return {
@@ -312,6 +314,18 @@ def database_config() -> dict[str, object]:
         "NAME": str(VAR_DIR / "isoguard.sqlite3"),
         **sqlite_options(),
     }
+
+
+def postgres_options() -> dict[str, object]:
+    # Prepared statements: psycopg prepares a statement on the server once it has run five times
+    # on a connection, so PostgreSQL parses and plans it once, not at every request (it halves
+    # the server's work for a dispense authorisation: docs/benchmarks.md). It needs Django's
+    # server-side parameter binding. Set ISOGUARD_DB_PREPARED=0 behind a pooler in transaction
+    # mode that cannot keep prepared statements (PgBouncer before 1.21, or without
+    # max_prepared_statements): docs/deployment.md.
+    if not env_bool("ISOGUARD_DB_PREPARED", True):
+        return {}
+    return {"server_side_binding": True, "prepare_threshold": 5}
 
 
 def sqlite_options() -> dict[str, object]:
@@ -332,6 +346,8 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(
         os.environ["DATABASE_REPLICA_URL"], conn_max_age=60, conn_health_checks=True
     )
+    if not DATABASES["replica"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["replica"].setdefault("OPTIONS", {}).update(postgres_options())
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["isoguard.operations.routers.ReportsRouter"]
 ISOGUARD_USE_REPLICA = "replica" in DATABASES
