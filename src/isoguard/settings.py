@@ -312,6 +312,10 @@ def database_config() -> dict[str, object]:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(VAR_DIR / "isoguard.sqlite3"),
+        # Each thread keeps its connection between requests, as on PostgreSQL: opening one (and
+        # its PRAGMAs) was a third of a small request's time (docs/benchmarks.md).
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
         **sqlite_options(),
     }
 

@@ -78,15 +78,25 @@ def append(event: AuditEvent) -> AuditEvent:
         event.detail = json.loads(json.dumps(event.detail))  # as it will read back
         event.hash = event_hash(event.prev_hash, event)
         event.save(using=db)
-        heads.filter(pk=HEAD_PK).update(hash=event.hash)
+        connection = connections[db]
+        with connection.cursor() as cursor:  # as _advance: one plain statement while locked
+            cursor.execute(
+                f"UPDATE {_head_table(connection)} SET hash = %s WHERE id = %s",  # noqa: S608
+                [event.hash, HEAD_PK],
+            )
     return event
+
+
+def _head_table(connection: Any) -> str:
+    """The head's table name, the model's own, quoted for this database."""
+    return str(connection.ops.quote_name(AuditChainHead._meta.db_table))
 
 
 def _advance(db: str) -> tuple[int, str] | None:
     """Move the head on by one and return its new seq and the hash it points to (None: no head
     yet), in one statement where the database can return rows from an UPDATE."""
     connection = connections[db]
-    table = connection.ops.quote_name(AuditChainHead._meta.db_table)
+    table = _head_table(connection)
     if connection.features.can_return_columns_from_insert:  # PostgreSQL, SQLite 3.35 and later
         with connection.cursor() as cursor:
             cursor.execute(

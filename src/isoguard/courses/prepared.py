@@ -35,6 +35,7 @@ _local = threading.local()
 class _Compiled:
     sql: str
     compiler: SQLCompiler  # of this thread's connection, whose converters it applies
+    converters: dict[int, Any]  # by column: the converters Django applies to its values
     row: Any  # the namedtuple class of one row
 
 
@@ -60,8 +61,10 @@ class PreparedValues:
 
     def _convert(self, compiled: _Compiled, fetched: list[tuple[Any, ...]]) -> list[Any]:
         width = len(self.fields)
-        values = compiled.compiler.results_iter(results=[[r[:width] for r in fetched]])
-        return [compiled.row._make(v) for v in values]
+        rows = [r[:width] for r in fetched]
+        if compiled.converters:  # as the compiler's results_iter() applies them
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        return [compiled.row._make(v) for v in rows]
 
     def _compiled(self, keys: list[int], using: str) -> _Compiled:
         cache: OrderedDict[tuple[str, str, int], _Compiled] | None = getattr(_local, "cache", None)
@@ -79,7 +82,9 @@ class PreparedValues:
             raise ValueError(
                 f"{self.name}: a prepared query's parameters must be its ids alone, not {params!r}"
             )
-        compiled = cache[key] = _Compiled(sql, compiler, self.row)
+        columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
+        converters = compiler.get_converters(columns)
+        compiled = cache[key] = _Compiled(sql, compiler, converters, self.row)
         if len(cache) > CACHED:
             cache.popitem(last=False)
         return compiled
