@@ -33,8 +33,7 @@ run: venv
 	$(BIN)/isoguard demo --if-empty
 	$(BIN)/isoguard collectstatic --noinput --verbosity 0
 	@echo "isoguard is serving at http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
-	$(BIN)/gunicorn isoguard.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 \
-		--access-logfile - --error-logfile -
+	$(BIN)/gunicorn isoguard.wsgi --config gunicorn.conf.py --bind $(HOST):$(PORT)
 
 ## make test: set up and run the whole suite (core, Django, browser), on SQLite and,
 ## when ISOGUARD_TEST_POSTGRES_URL is set (always in CI), again on PostgreSQL.

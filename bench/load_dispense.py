@@ -11,8 +11,8 @@ What it does:
    private ISOGUARD_VAR_DIR under /tmp; makes an API token for a pharmacist (`isoguard token
    create`): pharm.chen on the demo, else the pharmacist of the pharmacy with the most open
    prescriptions (a database from bench/seed.py);
-2. starts gunicorn with `make run`'s arguments (`--workers 2 --threads 4`, access log on, written
-   to a file);
+2. starts gunicorn as `make run` does (`--config gunicorn.conf.py`: 2 x cores + 1 workers of one
+   thread, access log on), its log written to a file;
 3. each run: `--clients` concurrent clients (httpx, asyncio, one keep-alive connection each)
    send requests back to back for `--duration` seconds, first to the trivial endpoint
    GET /api/v1/me (JSON, the same token authentication), then to
@@ -20,8 +20,10 @@ What it does:
    prescriptions presented at that pharmacy (each call stores a decision and its audit events);
    `--warmup` seconds of each before the first run. Requests per second (2xx answers only; any
    other answer is counted and printed) and the latency percentiles as the client saw them;
-4. with --wrk, the same two phases again driven by wrk (C, two threads; a Lua script for the
-   POST) as a cross-check: the Python client itself uses CPU on the same two cores;
+4. with --wrk, the same two phases again driven by wrk (C, two threads; both phases build each
+   request in the same Lua function) as a cross-check: the Python client itself uses CPU on the
+   same two cores. With the CPU each request cost, in milliseconds: gunicorn's processes, the
+   PostgreSQL server's, and wrk's own (read from /proc and the kernel's child accounting);
 5. with --rate R (repeatable), open-loop phases: POSTs arriving at R per second on average,
    whatever the answers (the p99 a pharmacy sees at that load; latency from the moment each
    request was due, so queueing counts);
@@ -99,11 +101,11 @@ def prepare(env: dict[str, str]) -> dict[str, object]:
 
 
 def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    # The arguments of `make run`; the access log goes to a file instead of the terminal.
+    # As `make run` starts it; the log goes to a file instead of the terminal.
     handle = log.open("wb")
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "isoguard.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--threads", "4", "--access-logfile", "-", "--error-logfile", "-"],
+        [str(BIN / "gunicorn"), "isoguard.wsgi", "--config", str(REPO / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{port}"],
         env=env, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.time() + 30
@@ -209,27 +211,64 @@ async def open_phase(base: str, token: str, ids: list[int], rate: float, clients
     }
 
 
+# Both phases build each request in the same Lua function, so that wrk (on the same two cores)
+# spends the same per request on either: only the server's work differs.
 WRK_LUA = """
 local ids = {%s}
 local token = "%s"
+local kind = "%s"
 request = function()
+  local headers = {["Authorization"] = "Bearer " .. token}
+  if kind == "me" then
+    return wrk.format("GET", "/api/v1/me", headers)
+  end
   local id = ids[math.random(#ids)]
+  headers["Content-Length"] = "0"
   return wrk.format("POST", "/api/v1/prescriptions/" .. id .. "/dispense-authorisations",
-                    {["Authorization"] = "Bearer " .. token, ["Content-Length"] = "0"}, "")
+                    headers, "")
 end
 """
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds used so far by these processes (those that still exist)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(master: int) -> list[int]:
+    return [master, *map(int, Path(f"/proc/{master}/task/{master}/children").read_text().split())]
+
+
+def database_pids() -> list[int]:
+    """PostgreSQL's processes on this machine (none for SQLite, which runs inside gunicorn)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def wrk(base: str, token: str, ids: list[int], kind: str, clients: int, seconds: int,
-        tmp: Path) -> dict[str, object]:  # fmt: skip
-    args = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
-    if kind == "me":
-        args += ["-H", f"Authorization: Bearer {token}", f"{base}/api/v1/me"]
-    else:
-        script = tmp / "post.lua"
-        script.write_text(WRK_LUA % (", ".join(map(str, ids)), token))
-        args += ["-s", str(script), base]
+        tmp: Path, master: int) -> dict[str, object]:  # fmt: skip
+    script = tmp / f"{kind}.lua"
+    script.write_text(WRK_LUA % (", ".join(map(str, ids)), token, kind))
+    args = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "30s",
+            "-s", str(script), base]  # fmt: skip
+    servers, databases = server_pids(master), database_pids()
+    before = (cpu_seconds(servers), cpu_seconds(databases), os.times())
     text = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    after = (cpu_seconds(servers), cpu_seconds(databases), os.times())
 
     def ms(label: str) -> float:
         match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
@@ -239,11 +278,21 @@ def wrk(base: str, token: str, ids: list[int], kind: str, clients: int, seconds:
         return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 1)
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    done = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     errors = re.search(r"Socket errors:.*", text)
+    client = (after[2].children_user + after[2].children_system) - (
+        before[2].children_user + before[2].children_system
+    )
+    per_request = {  # CPU milliseconds per answered request, by who spent them
+        "server": round((after[0] - before[0]) * 1000 / done, 2),
+        "database": round((after[1] - before[1]) * 1000 / done, 2),
+        "load_generator": round(client * 1000 / done, 2),
+    }
     return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"),
             "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-            "socket_errors": errors.group(0) if errors else ""}  # fmt: skip
+            "socket_errors": errors.group(0) if errors else "",
+            "cpu_ms_per_request": per_request}  # fmt: skip
 
 
 def rss(pid: int) -> dict[str, float]:
@@ -338,8 +387,8 @@ def main(argv: list[str]) -> int:
             runs = []
             seconds = max(1, round(args.duration))
             for _ in range(args.runs):
-                me = wrk(base, token, ids, "me", args.clients, seconds, tmp)
-                post = wrk(base, token, ids, "dispense", args.clients, seconds, tmp)
+                me = wrk(base, token, ids, "me", args.clients, seconds, tmp, server.pid)
+                post = wrk(base, token, ids, "dispense", args.clients, seconds, tmp, server.pid)
                 runs.append(
                     {
                         "me": me,
@@ -352,6 +401,16 @@ def main(argv: list[str]) -> int:
             out["wrk"] = {
                 "runs": runs,
                 "median": {
+                    "cpu_ms_per_request": {
+                        kind: {
+                            who: round(
+                                statistics.median(r[kind]["cpu_ms_per_request"][who] for r in runs),
+                                2,
+                            )
+                            for who in ("server", "database", "load_generator")
+                        }
+                        for kind in ("me", "dispense")
+                    },
                     "me_rps": summarise([r["me"] for r in runs], "rps"),
                     "me_p99_ms": summarise([r["me"] for r in runs], "p99_ms"),
                     "dispense_rps": summarise([r["dispense"] for r in runs], "rps"),
