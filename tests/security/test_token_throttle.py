@@ -208,3 +208,44 @@ def test_refusals_counted_at_once_by_many_threads_are_all_counted():
         thread.join(timeout=120)
     assert not errors, errors
     assert TokenFailureWindow.objects.get(address="10.7.7.7").failures == 40
+
+
+def test_an_administrator_lifts_a_throttle_at_once_audited(world):
+    from django.core.management import CommandError, call_command
+
+    for _ in range(LIMIT + 2):
+        api(UNKNOWN)
+    assert api(UNKNOWN).status_code == 429
+    with pytest.raises(CommandError, match="ADDRESS: 'nowhere' is not an IP address"):
+        call_command("token", "unthrottle", "nowhere")
+    with pytest.raises(CommandError, match=r"no refused tokens are counted for 10\.9\.9\.9"):
+        call_command("token", "unthrottle", "10.9.9.9")
+    import io
+
+    out = io.StringIO()
+    call_command("token", "unthrottle", " 10.1.2.3 ", stdout=out)
+    assert "10.1.2.3 is no longer throttled" in out.getvalue()
+    assert f"after {LIMIT} refused tokens" in out.getvalue()  # a throttled one is not counted
+    assert api(UNKNOWN).status_code == 401  # counted afresh: refused, not throttled
+    lifted = AuditEvent.objects.get(action="token_unthrottle")
+    assert (lifted.object_id, lifted.detail) == ("10.1.2.3", {"was_throttled": True})
+    assert verify().ok
+
+
+def test_the_reminder_run_removes_the_windows_that_have_ended(world):
+    from django.core.management import call_command
+
+    start = timezone.now()
+    api(UNKNOWN, ip="10.0.0.1")
+    with time_machine.travel(start + WINDOW - dt.timedelta(minutes=1), tick=False):
+        api(UNKNOWN, ip="10.0.0.2")
+    with time_machine.travel(start + WINDOW + dt.timedelta(seconds=1), tick=False):
+        assert token_throttle.prune(timezone.now()) == 1  # the first window only
+        assert set(TokenFailureWindow.objects.values_list("address", flat=True)) == {"10.0.0.2"}
+    with time_machine.travel(start + 3 * WINDOW, tick=False):
+        import io
+
+        out = io.StringIO()
+        call_command("remind", stdout=out)
+        assert "ended token-throttle windows removed: 1" in out.getvalue()
+    assert not TokenFailureWindow.objects.exists()

@@ -12,7 +12,8 @@ write.
 
 The count is a database row per address (`TokenFailureWindow`), changed by single UPDATE
 statements, so every process and every app server shares it. Requests without a token (a
-browser session) are not affected.
+browser session) are not affected. `isoguard remind` deletes the rows of ended windows
+(`prune`); `isoguard token unthrottle ADDRESS` ends an address's window at once (`lift`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.http import HttpRequest
+from django.utils import timezone
 
 from isoguard.accounts.models import TokenFailureWindow
+from isoguard.audit.services import audit_record
 from isoguard.security.lockout import client_ip
 
 DEFAULT_LIMIT = 20
@@ -107,3 +110,22 @@ def count_failure(address: str, now: dt.datetime) -> int:
             except IntegrityError:  # another process made the row first: count in it
                 continue
     raise RuntimeError(f"could not count a refused token from {address!r}")  # pragma: no cover
+
+
+def prune(now: dt.datetime) -> int:
+    """Delete the windows that have ended (they refuse nothing any more); return how many."""
+    deleted, _ = TokenFailureWindow.objects.filter(window_start__lte=now - window()).delete()
+    return int(deleted)
+
+
+def lift(address: str) -> Throttle | None:
+    """End `address`'s window now, throttled or not, audited; return the throttle it was under,
+    if any. Its next refused token starts a new count."""
+    now = timezone.now()
+    with transaction.atomic():
+        was = current(address, now)
+        deleted, _ = TokenFailureWindow.objects.filter(address=address).delete()
+        if deleted:
+            audit_record(actor=None, action="token_unthrottle", object_type="address",
+                         object_id=address, detail={"was_throttled": was is not None})  # fmt: skip
+    return was

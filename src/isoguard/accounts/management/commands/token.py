@@ -3,18 +3,21 @@
 isoguard token create --user USERNAME --name NAME [--days N]   prints the token, once
 isoguard token list
 isoguard token revoke PREFIX
+isoguard token unthrottle ADDRESS    lift the throttle on refused tokens from an address now
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from isoguard.accounts.models import ApiToken, User
+from isoguard.accounts.models import ApiToken, TokenFailureWindow, User
 from isoguard.accounts.tokens import MAX_DAYS, token_create, token_revoke
+from isoguard.security import token_throttle
 
 
 class Command(BaseCommand):
@@ -24,7 +27,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        actions = parser.add_subparsers(dest="action", metavar="create|list|revoke", required=True)
+        actions = parser.add_subparsers(
+            dest="action", metavar="create|list|revoke|unthrottle", required=True
+        )
         create = actions.add_parser(
             "create", help="make a token for a user and print it (only this once)"
         )
@@ -36,6 +41,12 @@ class Command(BaseCommand):
         actions.add_parser("list", help="list every token (never the secrets)")
         revoke = actions.add_parser("revoke", help="revoke a token at once")
         revoke.add_argument("prefix", help="the token's prefix, as `isoguard token list` shows")
+        unthrottle = actions.add_parser(
+            "unthrottle",
+            help="end the count of refused tokens from an address now, so that its 429s stop "
+            "(docs/security.md)",
+        )
+        unthrottle.add_argument("address", help="the client's IP address, as the audit shows it")
 
     def handle(self, *args: Any, **options: Any) -> None:
         match options["action"]:
@@ -45,6 +56,8 @@ class Command(BaseCommand):
                 self.list()
             case "revoke":
                 self.revoke(options["prefix"])
+            case "unthrottle":
+                self.unthrottle(options["address"])
 
     def create(self, options: dict[str, Any]) -> None:
         user = User.objects.filter(username=options["user"]).first()
@@ -103,6 +116,22 @@ class Command(BaseCommand):
                                f"{_when(token.revoked_at)}")  # fmt: skip
         token_revoke(token)
         self.stdout.write(f"Token {token.prefix} ({token.name}, {token.user.username}) revoked.")
+
+    def unthrottle(self, address: str) -> None:
+        try:
+            address = str(ipaddress.ip_address(address.strip()))
+        except ValueError:
+            raise CommandError(f"ADDRESS: {address!r} is not an IP address") from None
+        if not TokenFailureWindow.objects.filter(address=address).exists():
+            raise CommandError(f"ADDRESS: no refused tokens are counted for {address}")
+        was = token_throttle.lift(address)
+        if was is None:
+            self.stdout.write(f"{address} was not throttled; its count of refused tokens is reset.")
+        else:
+            self.stdout.write(
+                f"{address} is no longer throttled (it was until {_when(was.until)}, after "
+                f"{was.failures} refused tokens)."
+            )
 
 
 def _when(moment: Any) -> str:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from isoguard.courses.worklist import refresh_stale
 from isoguard.reminders.services import run_reminders
+from isoguard.security import token_throttle
 
 logger = logging.getLogger(__name__)
 
@@ -94,4 +95,10 @@ class Command(BaseCommand):
             except Exception:
                 logger.exception("isoguard remind: the worklist rows could not be worked out")
                 line += "; the worklist rows could not be worked out (see the log)"
+            # Ended windows of the API-token throttle refuse nothing: their rows go here.
+            try:
+                line += f"; ended token-throttle windows removed: {token_throttle.prune(now)}"
+            except Exception:
+                logger.exception("isoguard remind: the token-throttle windows could not be pruned")
+                line += "; the token-throttle windows could not be pruned (see the log)"
         self.stdout.write(f"{timezone.localtime(now):%Y-%m-%d %H:%M %Z}: {line}")
