@@ -308,6 +308,16 @@ def test_a_date_in_the_future_is_refused(client, demo, elsewhere):
     assert "in the future" in errors[f"Bundle.entry[{index}].resource.effectiveDateTime"][0]
 
 
+def test_a_birth_date_over_120_years_ago_is_refused_as_a_screening_request_refuses_it(
+    client, demo, elsewhere
+):
+    bundle = exported(client, demo["alice"])
+    index, patient = entry_of(bundle, "Patient")
+    patient["birthDate"] = "1066-10-14"
+    errors = refused(bundle, elsewhere)
+    assert errors[f"Bundle.entry[{index}].resource.birthDate"] == ["gives an age over 120 years"]
+
+
 def test_entries_that_are_not_current_facts_are_skipped_with_a_warning(client, demo, elsewhere):
     alice = demo["alice"]
     Allergy.objects.create(patient=alice, substance="latex", recorded_on=dt.date(2026, 1, 5),
