@@ -230,16 +230,23 @@ end
 """
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU seconds used so far by these processes (those that still exist)."""
-    total = 0
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User and system CPU seconds used so far by each of these processes that still exists."""
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two readings by the processes alive at the second (one started
+    in between counts from zero; one that ended in between is not counted, rather than counted
+    negative: PostgreSQL may replace a connection's process during a phase)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def server_pids(master: int) -> list[int]:
@@ -265,10 +272,9 @@ def wrk(base: str, token: str, ids: list[int], kind: str, clients: int, seconds:
     script.write_text(WRK_LUA % (", ".join(map(str, ids)), token, kind))
     args = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "30s",
             "-s", str(script), base]  # fmt: skip
-    servers, databases = server_pids(master), database_pids()
-    before = (cpu_seconds(servers), cpu_seconds(databases), os.times())
+    before = (cpu_seconds(server_pids(master)), cpu_seconds(database_pids()), os.times())
     text = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    after = (cpu_seconds(servers), cpu_seconds(databases), os.times())
+    after = (cpu_seconds(server_pids(master)), cpu_seconds(database_pids()), os.times())
 
     def ms(label: str) -> float:
         match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
@@ -285,8 +291,8 @@ def wrk(base: str, token: str, ids: list[int], kind: str, clients: int, seconds:
         before[2].children_user + before[2].children_system
     )
     per_request = {  # CPU milliseconds per answered request, by who spent them
-        "server": round((after[0] - before[0]) * 1000 / done, 2),
-        "database": round((after[1] - before[1]) * 1000 / done, 2),
+        "server": round(cpu_used(before[0], after[0]) * 1000 / done, 2),
+        "database": round(cpu_used(before[1], after[1]) * 1000 / done, 2),
         "load_generator": round(client * 1000 / done, 2),
     }
     return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"),
