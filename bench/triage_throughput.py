@@ -9,7 +9,7 @@
    core spent on other work, on a shared machine). Texts only, as the app triages a report
    without ticks. `--join 10` makes each report ten texts of the set long (how the cost grows
    with the length of a report; the number of reports stored does not enter it).
-2. Memory: gunicorn started as `make run` starts it (2 workers, 4 threads) on a fresh SQLite
+2. Memory: gunicorn started as `make run` starts it (`gunicorn.conf.py`) on a fresh SQLite
    database with the demo (bench/load_dispense.py's set-up); VmRSS of the master and each worker
    just after start, then after `--requests` requests of each of: GET /healthz, GET /api/v1/me,
    POST /api/v1/prescriptions/{id}/dispense-authorisations (a pharmacist's token), POST
