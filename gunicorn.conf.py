@@ -9,11 +9,12 @@ workers served more dispense authorisations, with a far lower p99, than two work
 threads did (docs/benchmarks.md, "Dispense authorisation under load").
 """
 
-import multiprocessing
 import os
 
-# gunicorn's own advice: two workers per core, plus one. ISOGUARD_WORKERS overrides it.
-workers = int(os.environ.get("ISOGUARD_WORKERS") or 2 * multiprocessing.cpu_count() + 1)
+# gunicorn's own advice: two workers per core, plus one; the cores this process may run on, not
+# the host's, and at most nine (each keeps a database connection). ISOGUARD_WORKERS overrides it.
+cores = len(os.sched_getaffinity(0))
+workers = int(os.environ.get("ISOGUARD_WORKERS") or min(2 * cores + 1, 9))
 worker_class = "gthread"  # keep-alive connections, answered by one thread per worker
 threads = 1
 accesslog = "-"

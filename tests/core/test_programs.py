@@ -684,3 +684,18 @@ def test_the_stretch_of_contraception_jumps_to_what_walking_back_a_day_at_a_time
     while walked > first and holds(walked - dt.timedelta(days=1)):
         walked -= dt.timedelta(days=1)
     assert held_since(ctx, holds) == walked
+
+
+def test_a_plan_that_never_ends_written_as_the_last_day_there_is_still_counts():
+    """A scenario may write an open plan as 9999-12-31: no day after it to jump to."""
+    from isoguard.core.programs.context import Context
+    from isoguard.core.programs.rules import held_since
+
+    plan = model.Contraception(
+        (ContraceptionMethod.IUD, ContraceptionMethod.MALE_CONDOM),
+        start=D(2026, 7, 1), end=dt.date.max,
+    )  # fmt: skip
+    ctx = Context(us_record(plan), Action.DISPENSE, at(D(2026, 11, 17)), "local")
+    assert held_since(
+        ctx, lambda day: any(e.covers(day) for e in ctx.past(model.Contraception))
+    ) == D(2026, 7, 1)

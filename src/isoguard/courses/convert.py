@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.db import router
+
 from isoguard.core import model
 from isoguard.core.vocabulary import (
     ConsentKind,
@@ -173,7 +175,8 @@ def course_records(
         (_CHECKS, course_ids), (_TESTS, patient_ids), (_MOODS, patient_ids),
         (_LABS, patient_ids), (_WEIGHTS, patient_ids), (_PRESCRIPTIONS, course_ids),
     )  # fmt: skip
-    found = read_together(reads)  # on PostgreSQL, one round trip for all nine
+    # Where Django would read them: the replica for an export (operations/routers.py).
+    found = read_together(reads, router.db_for_read(Course))  # PostgreSQL: one round trip
     potential_rows, *grouped, prescription_rows = found
     consents, plans, checks, tests, moods, labs, weights = (_grouped(rows) for rows in grouped)
     potentials: dict[int, bool] = {}

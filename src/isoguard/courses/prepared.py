@@ -25,8 +25,10 @@ from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
 CACHED = 64
-"""Compiled statements kept per thread (the least recently used goes first): nine relations
-times the few batch sizes the readers use (1, a worklist step, a reminder chunk and its tail)."""
+"""Compiled statements kept per thread (the least recently used goes first). One course's reads
+(a dispense, a page) take nine; a batch compiles its own for its number of courses and of
+distinct patients, so a reminder run, whose chunks differ, compiles again as it goes: a cost of
+speed only (about 0.3 ms a statement), never of correctness."""
 
 _local = threading.local()
 
@@ -67,10 +69,12 @@ class PreparedValues:
         return [compiled.row._make(v) for v in rows]
 
     def _compiled(self, keys: list[int], using: str) -> _Compiled:
-        cache: OrderedDict[tuple[str, str, int], _Compiled] | None = getattr(_local, "cache", None)
+        cache: OrderedDict[tuple[PreparedValues, str, int], _Compiled] | None = getattr(
+            _local, "cache", None
+        )
         if cache is None:
             cache = _local.cache = OrderedDict()
-        key = (self.name, using, len(keys))
+        key = (self, using, len(keys))  # this query, not another of the same name
         compiled = cache.get(key)
         if compiled is not None:
             cache.move_to_end(key)

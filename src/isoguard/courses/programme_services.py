@@ -8,7 +8,7 @@ import functools
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, models, transaction
+from django.db import IntegrityError, models, router, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -103,14 +103,15 @@ def _presented() -> PreparedValues:
 def _prescription_read(prescription_id: int) -> tuple[Prescription, int | None] | None:
     """The prescription, its course and patient loaded (as select_related would), and the
     pharmacy of its dispense if it was filled; None if there is no such prescription."""
-    rows = _presented().rows([prescription_id])
+    using = router.db_for_read(Prescription)
+    rows = _presented().rows([prescription_id], using)
     if not rows:
         return None
     values = tuple(rows[0])
     parts = []
     for model_class in (Prescription, Course, Patient):
         names = _attnames(model_class)
-        parts.append(model_class.from_db(DEFAULT_DB_ALIAS, names, values[: len(names)]))
+        parts.append(model_class.from_db(using, names, values[: len(names)]))
         values = values[len(names) :]
     rx, course, patient = parts
     course.patient = patient

@@ -136,7 +136,8 @@ def held_since(ctx: Context, holds: Callable[[dt.date], bool]) -> dt.date:
     """
     plans = ctx.past(model.Contraception)
     first = min(e.start for e in plans)
-    changes = sorted({e.start for e in plans} | {e.end + D(days=1) for e in plans if e.end})
+    ends = {e.end + D(days=1) for e in plans if e.end is not None and e.end < dt.date.max}
+    changes = sorted({e.start for e in plans} | ends)
     since = ctx.today
     while since > first and holds(since - D(days=1)):
         # Every day from the last change on or before the day checked is like that day.
