@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import router
+from django.db.models import Model
 
 from isoguard.core import model
 from isoguard.core.vocabulary import (
@@ -120,37 +121,27 @@ _POTENTIALS = PreparedValues(
     ),
     "patient_id", "can_become_pregnant",
 )  # fmt: skip
-_CONSENTS = PreparedValues(
-    "consent", lambda ids: Consent.objects.filter(course_id__in=ids),
-    "course_id", "kind", "signed_on", "id",
-)  # fmt: skip
-_PLANS = PreparedValues(
-    "plan", lambda ids: ContraceptionPlan.objects.filter(course_id__in=ids),
-    "course_id", "methods", "start", "end", "id",
-)  # fmt: skip
-_CHECKS = PreparedValues(
-    "check", lambda ids: MonthlyCheck.objects.filter(course_id__in=ids),
-    "course_id", "kind", "done_on", "passed", "id",
-)  # fmt: skip
-_TESTS = PreparedValues(
-    "test", lambda ids: PregnancyTest.objects.filter(patient_id__in=ids),
-    "patient_id", "specimen_date", "result", "setting", "id",
-)  # fmt: skip
-_MOODS = PreparedValues(
-    "mood", lambda ids: MoodAssessment.objects.filter(patient_id__in=ids),
-    "patient_id", "tool", "score", "assessed_on", "id",
-)  # fmt: skip
-_LABS = PreparedValues(
-    "lab", lambda ids: LabResult.objects.filter(patient_id__in=ids),
-    "patient_id", "test", "value", "unit", "taken_on", "id",
-)  # fmt: skip
-_WEIGHTS = PreparedValues(
-    "weight", lambda ids: WeightMeasurement.objects.filter(patient_id__in=ids),
-    "patient_id", "measured_on", "weight_kg", "id",
-)  # fmt: skip
-_PRESCRIPTIONS = PreparedValues(
-    "prescription", lambda ids: Prescription.objects.filter(course_id__in=ids),
-    "course_id", "id", "written_on", "days_supply", "refills", "cancelled_at",
+
+
+def _rows_of(model_class: type[Model], key: str, *fields: str) -> PreparedValues:
+    """The rows of `model_class` whose `key` (course_id or patient_id) is one of the ids."""
+    return PreparedValues(
+        model_class.__name__,
+        lambda ids: model_class._default_manager.filter(**{f"{key}__in": ids}),
+        key,
+        *fields,
+    )
+
+
+_CONSENTS = _rows_of(Consent, "course_id", "kind", "signed_on", "id")
+_PLANS = _rows_of(ContraceptionPlan, "course_id", "methods", "start", "end", "id")
+_CHECKS = _rows_of(MonthlyCheck, "course_id", "kind", "done_on", "passed", "id")
+_TESTS = _rows_of(PregnancyTest, "patient_id", "specimen_date", "result", "setting", "id")
+_MOODS = _rows_of(MoodAssessment, "patient_id", "tool", "score", "assessed_on", "id")
+_LABS = _rows_of(LabResult, "patient_id", "test", "value", "unit", "taken_on", "id")
+_WEIGHTS = _rows_of(WeightMeasurement, "patient_id", "measured_on", "weight_kg", "id")
+_PRESCRIPTIONS = _rows_of(
+    Prescription, "course_id", "id", "written_on", "days_supply", "refills", "cancelled_at",
     "dispense__dispensed_on", "dispense__days_supply", "medication_guide_ack__acknowledged_on",
 )  # fmt: skip
 
