@@ -38,7 +38,6 @@ class _Compiled:
     sql: str
     compiler: SQLCompiler  # of this thread's connection, whose converters it applies
     converters: dict[int, Any]  # by column: the converters Django applies to its values
-    row: Any  # the namedtuple class of one row
 
 
 class PreparedValues:
@@ -66,7 +65,7 @@ class PreparedValues:
         rows = [r[:width] for r in fetched]
         if compiled.converters:  # as the compiler's results_iter() applies them
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
-        return [compiled.row._make(v) for v in rows]
+        return [self.row._make(v) for v in rows]
 
     def _compiled(self, keys: list[int], using: str) -> _Compiled:
         cache: OrderedDict[tuple[PreparedValues, str, int], _Compiled] | None = getattr(
@@ -88,7 +87,7 @@ class PreparedValues:
             )
         columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
         converters = compiler.get_converters(columns)
-        compiled = cache[key] = _Compiled(sql, compiler, converters, self.row)
+        compiled = cache[key] = _Compiled(sql, compiler, converters)
         if len(cache) > CACHED:
             cache.popitem(last=False)
         return compiled
@@ -107,35 +106,36 @@ def read_together(
     # answers), and SQLite could not even take them as a parameter: dropped too.
     low, high = connection.ops.integer_field_range("BigIntegerField")
     jobs = [(read, [i for i in dict.fromkeys(ids) if low <= i <= high]) for read, ids in reads]
-    compiled = [read._compiled(keys, using) if keys else None for read, keys in jobs]
-    fetched: list[list[tuple[Any, ...]]] = []
-    if len(jobs) > 1 and _pipelines(connection):
-        with connection.cursor() as first:  # opens the connection (and its health check)
-            cursors = [first] + [connection.cursor() for _ in jobs[1:]]
-            try:
-                with connection.wrap_database_errors, connection.connection.pipeline():
-                    for cursor, statement, (_, keys) in zip(cursors, compiled, jobs, strict=True):
-                        if statement is not None:
-                            cursor.execute(statement.sql, keys)
-                    fetched = [
-                        cursor.fetchall() if statement is not None else []
-                        for cursor, statement in zip(cursors, compiled, strict=True)
-                    ]
-            finally:
-                for cursor in cursors[1:]:
-                    cursor.close()
-    else:
-        for statement, (_, keys) in zip(compiled, jobs, strict=True):
-            if statement is None:
-                fetched.append([])
-                continue
+    # Only the reads that have ids go to the database; the others are empty.
+    asked = [(n, read, read._compiled(keys, using), keys) for n, (read, keys) in enumerate(jobs)
+             if keys]  # fmt: skip
+    fetched = _fetch(connection, [(compiled.sql, keys) for _, _, compiled, keys in asked])
+    found: list[list[Any]] = [[] for _ in jobs]
+    for (n, read, compiled, _), rows in zip(asked, fetched, strict=True):
+        found[n] = read._convert(compiled, rows)
+    return found
+
+
+def _fetch(connection: Any, statements: list[tuple[str, list[int]]]) -> list[list[Any]]:
+    """Run each statement and fetch its rows: in one round trip where the connection pipelines
+    (_pipelines), else one after another."""
+    if len(statements) < 2 or not _pipelines(connection):
+        fetched = []
+        for sql, params in statements:
             with connection.cursor() as cursor:
-                cursor.execute(statement.sql, keys)
+                cursor.execute(sql, params)
                 fetched.append(cursor.fetchall())
-    return [
-        read._convert(statement, rows) if statement is not None else []
-        for (read, _), statement, rows in zip(jobs, compiled, fetched, strict=True)
-    ]
+        return fetched
+    with connection.cursor() as first:  # opens the connection (and its health check)
+        cursors = [first] + [connection.cursor() for _ in statements[1:]]
+        try:
+            with connection.wrap_database_errors, connection.connection.pipeline():
+                for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                    cursor.execute(sql, params)
+                return [cursor.fetchall() for cursor in cursors]
+        finally:
+            for cursor in cursors[1:]:
+                cursor.close()
 
 
 def _pipelines(connection: Any) -> bool:
