@@ -302,22 +302,31 @@ def database_config() -> dict[str, object]:
             raise ImproperlyConfigured(
                 f"DATABASE_URL must start with postgres://, postgresql:// or sqlite://, got {url!r}"
             )
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
-        if config["ENGINE"].endswith("sqlite3"):
-            config.update(sqlite_options())
-        else:
-            config.setdefault("OPTIONS", {}).update(postgres_options())  # the URL's own kept
-        return config
+        return database_from_url(url)
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(VAR_DIR / "isoguard.sqlite3"),
-        # Each thread keeps its connection between requests, as on PostgreSQL: opening one (and
-        # its PRAGMAs) was a third of a small request's time (docs/benchmarks.md).
-        "CONN_MAX_AGE": 60,
+        "CONN_MAX_AGE": _CONNECTION_SECONDS,
         "CONN_HEALTH_CHECKS": True,
         **sqlite_options(),
     }
+
+
+_CONNECTION_SECONDS = 60
+"""Each thread keeps its database connection this long between requests, on SQLite as on
+PostgreSQL: opening one (and its PRAGMAs) was a third of a small request's time
+(docs/benchmarks.md)."""
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    """A database URL's settings, with the options of its engine (the URL's own kept)."""
+    config = dj_database_url.parse(url, conn_max_age=_CONNECTION_SECONDS, conn_health_checks=True)
+    if config["ENGINE"].endswith("sqlite3"):
+        config.update(sqlite_options())
+    else:
+        config.setdefault("OPTIONS", {}).update(postgres_options())
+    return config
 
 
 def postgres_options() -> dict[str, object]:
@@ -348,11 +357,7 @@ def sqlite_options() -> dict[str, object]:
 DATABASES = {"default": database_config()}
 # A read replica of DATABASE_URL for the exports (operations/routers.py, docs/deployment.md).
 if os.environ.get("DATABASE_REPLICA_URL"):
-    DATABASES["replica"] = dj_database_url.parse(
-        os.environ["DATABASE_REPLICA_URL"], conn_max_age=60, conn_health_checks=True
-    )
-    if not DATABASES["replica"]["ENGINE"].endswith("sqlite3"):
-        DATABASES["replica"].setdefault("OPTIONS", {}).update(postgres_options())
+    DATABASES["replica"] = database_from_url(os.environ["DATABASE_REPLICA_URL"])
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["isoguard.operations.routers.ReportsRouter"]
 ISOGUARD_USE_REPLICA = "replica" in DATABASES
