@@ -249,3 +249,22 @@ def test_the_reminder_run_removes_the_windows_that_have_ended(world):
         call_command("remind", stdout=out)
         assert "ended token-throttle windows removed: 1" in out.getvalue()
     assert not TokenFailureWindow.objects.exists()
+
+
+def test_a_failing_upkeep_step_of_the_reminder_run_is_reported_and_the_next_still_runs(
+    world, monkeypatch
+):
+    import io
+
+    from django.core.management import call_command
+
+    from isoguard.reminders.management.commands import remind
+
+    def broken(now):
+        raise RuntimeError("worklist down")
+
+    monkeypatch.setattr(remind, "refresh_stale", broken)
+    out = io.StringIO()
+    call_command("remind", stdout=out)
+    assert "; worklist rows worked out again: failed (see the log)" in out.getvalue()
+    assert "; ended token-throttle windows removed: 0" in out.getvalue()

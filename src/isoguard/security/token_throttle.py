@@ -90,7 +90,7 @@ def count_failure(address: str, now: dt.datetime) -> int:
     """Count one refused token from `address` and return the count of its window; a window that
     has ended starts again at this refusal. The count moves in one UPDATE (an INSERT for a new
     address), never read-then-written, so two processes counting at once both count."""
-    ended = Q(window_start__lte=now - window())
+    ended = _ended(now)
     rows = TokenFailureWindow.objects.filter(address=address)
     with transaction.atomic():
         for _attempt in range(2):
@@ -112,15 +112,29 @@ def count_failure(address: str, now: dt.datetime) -> int:
     raise RuntimeError(f"could not count a refused token from {address!r}")  # pragma: no cover
 
 
+def _ended(now: dt.datetime) -> Q:
+    """The windows that have ended by `now`: they refuse nothing, and the next refusal starts a
+    new one."""
+    return Q(window_start__lte=now - window())
+
+
 def prune(now: dt.datetime) -> int:
-    """Delete the windows that have ended (they refuse nothing any more); return how many."""
-    deleted, _ = TokenFailureWindow.objects.filter(window_start__lte=now - window()).delete()
+    """Delete the windows that have ended; return how many."""
+    deleted, _ = TokenFailureWindow.objects.filter(_ended(now)).delete()
     return int(deleted)
 
 
-def lift(address: str) -> Throttle | None:
-    """End `address`'s window now, throttled or not, audited; return the throttle it was under,
-    if any. Its next refused token starts a new count."""
+@dataclass(frozen=True)
+class Lifted:
+    counted: bool
+    """whether any refused token was counted for the address (else nothing was done)"""
+    throttle: Throttle | None
+    """the throttle it was under, if any"""
+
+
+def lift(address: str) -> Lifted:
+    """End `address`'s window now, throttled or not, audited; its next refused token starts a
+    new count."""
     now = timezone.now()
     with transaction.atomic():
         was = current(address, now)
@@ -128,4 +142,4 @@ def lift(address: str) -> Throttle | None:
         if deleted:
             audit_record(actor=None, action="token_unthrottle", object_type="address",
                          object_id=address, detail={"was_throttled": was is not None})  # fmt: skip
-    return was
+    return Lifted(counted=bool(deleted), throttle=was)

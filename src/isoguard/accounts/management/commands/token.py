@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from isoguard.accounts.models import ApiToken, TokenFailureWindow, User
+from isoguard.accounts.models import ApiToken, User
 from isoguard.accounts.tokens import MAX_DAYS, token_create, token_revoke
 from isoguard.security import token_throttle
 
@@ -122,9 +122,10 @@ class Command(BaseCommand):
             address = str(ipaddress.ip_address(address.strip()))
         except ValueError:
             raise CommandError(f"ADDRESS: {address!r} is not an IP address") from None
-        if not TokenFailureWindow.objects.filter(address=address).exists():
+        lifted = token_throttle.lift(address)
+        was = lifted.throttle
+        if not lifted.counted:
             raise CommandError(f"ADDRESS: no refused tokens are counted for {address}")
-        was = token_throttle.lift(address)
         if was is None:
             self.stdout.write(f"{address} was not throttled; its count of refused tokens is reset.")
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -87,18 +88,20 @@ class Command(BaseCommand):
             self.stdout.write(f"would send: {line}")
         line = summary.line()
         if not options["dry_run"] and not options["now"]:
-            # The worklist's per-course rows go stale at midnight: work them out here, not in
-            # the first page view of the day (courses/due.py). The reminders are sent by now:
-            # a failure here is the worklist's, and a page works its rows out itself.
-            try:
-                line += f"; worklist rows worked out again: {refresh_stale(now)}"
-            except Exception:
-                logger.exception("isoguard remind: the worklist rows could not be worked out")
-                line += "; the worklist rows could not be worked out (see the log)"
-            # Ended windows of the API-token throttle refuse nothing: their rows go here.
-            try:
-                line += f"; ended token-throttle windows removed: {token_throttle.prune(now)}"
-            except Exception:
-                logger.exception("isoguard remind: the token-throttle windows could not be pruned")
-                line += "; the token-throttle windows could not be pruned (see the log)"
+            # The reminders are sent by now: a failure of the upkeep below is its own, logged,
+            # and leaves the rest to run. The worklist's per-course rows go stale at midnight:
+            # worked out here, not in the first page view of the day (courses/due.py); ended
+            # windows of the API-token throttle refuse nothing: their rows go.
+            line += _upkeep("worklist rows worked out again", lambda: refresh_stale(now))
+            line += _upkeep("ended token-throttle windows removed",
+                            lambda: token_throttle.prune(now))  # fmt: skip
         self.stdout.write(f"{timezone.localtime(now):%Y-%m-%d %H:%M %Z}: {line}")
+
+
+def _upkeep(what: str, step: Callable[[], int]) -> str:
+    """`; what: N` for the summary line, or, if the step fails, a line that says so (logged)."""
+    try:
+        return f"; {what}: {step()}"
+    except Exception:
+        logger.exception("isoguard remind: %s failed", what)
+        return f"; {what}: failed (see the log)"
