@@ -131,6 +131,19 @@ def test_a_pharmacist_of_another_pharmacy_is_refused_and_audited(fatima_rx):
     assert AuditEvent.objects.filter(actor=stranger, outcome="refused").exists()
 
 
+def test_a_deactivated_pharmacist_of_the_right_pharmacy_is_refused_and_nothing_is_decided(
+    fatima_rx,
+):
+    """The pharmacy's one-read access path needs an active account, as patient_for does."""
+    gone = pharmacist()
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    with pytest.raises(PermissionDenied):
+        dispense_authorisation(user=gone, prescription_id=fatima_rx.pk)
+    assert not ProgrammeDecision.objects.filter(prescription=fatima_rx).exists()
+    assert AuditEvent.objects.filter(actor=gone, outcome="refused").exists()
+
+
 def test_an_authorisation_not_picked_up_can_be_reversed_once(fatima_rx):
     medication_guide_record(user=pharmacist(), prescription_id=fatima_rx.pk)
     decision = dispense_authorisation(user=pharmacist(), prescription_id=fatima_rx.pk)
