@@ -333,3 +333,28 @@ def test_the_pharmacists_do_not_dispense_after_date_years_ahead_is_refused(db):
                         external_do_not_dispense_after=dt.date(9999, 12, 31))  # fmt: skip
     assert "external_do_not_dispense_after" in refused.value.message_dict
     assert not Dispense.objects.filter(prescription=rx).exists()
+
+
+def test_a_contraception_end_past_the_window_says_to_leave_it_empty_and_that_works(world, course):
+    # An IUD kept for years: the end is past the window, so the refusal says what to do instead,
+    # and doing it records a plan that is open (in use until an end is recorded).
+    late = today() + dt.timedelta(days=AHEAD_DAYS + 1)
+    errors = refusal(
+        lambda: rs.contraception_record(
+            user=world.prescriber, course_id=course.pk, methods=["iud"], start=today(), end=late
+        )
+    )
+    assert errors["end"][0].endswith(f"got {late.isoformat()}: {rs.LATER_END}")
+    assert "leave the end empty" in rs.LATER_END
+    assert ContraceptionPlan.objects.count() == 0
+    plan = rs.contraception_record(
+        user=world.prescriber, course_id=course.pk, methods=["iud"], start=today()
+    )
+    assert plan.end is None
+    # A date before the birth date is not a late one: no such advice there.
+    errors = refusal(
+        lambda: rs.contraception_record(
+            user=world.prescriber, course_id=course.pk, methods=["iud"], start=BORN, end=BORN - DAY
+        )
+    )
+    assert rs.LATER_END not in errors["end"][0]

@@ -30,12 +30,14 @@ def date_in_window(
     born: dt.date,
     ahead: bool = False,
     after: tuple[dt.date, str] | None = None,
+    later: str = "",
 ) -> dt.date:
     """Return `day` if it lies from the patient's birth date (`born`) to today, or to AHEAD_DAYS
     from today if `ahead`; else raise ValidationError({field: ...}) saying what is allowed.
 
     `after` is a later first day with what it is (the first dose, for the dose diary), when the
-    service has one; the birth date still bounds it.
+    service has one; the birth date still bounds it. `later` is what to do instead of a date
+    after the window, when there is a better way to say it (it ends the refusal).
     """
     today = timezone.localdate()
     first, first_is = born, "the patient's birth date"
@@ -45,10 +47,11 @@ def date_in_window(
     if ahead:
         last, last_is = today + dt.timedelta(days=AHEAD_DAYS), f"{AHEAD_DAYS} days from today"
     if not first <= day <= last:
-        raise ValidationError(
-            {
-                field: f"must be between {first.isoformat()} ({first_is}) and "
-                f"{last.isoformat()} ({last_is}), got {day.isoformat()}"
-            }
+        message = (
+            f"must be between {first.isoformat()} ({first_is}) and "
+            f"{last.isoformat()} ({last_is}), got {day.isoformat()}"
         )
+        if day > last and later:
+            message += f": {later}"
+        raise ValidationError({field: message})
     return day

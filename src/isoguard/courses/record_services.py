@@ -148,6 +148,14 @@ def consent_record(
     return row
 
 
+LATER_END = (
+    "leave the end empty while the method goes on past then (an IUD or an implant kept for "
+    "years); record its end when it stops"
+)
+"""The way forward for a plan that ends more than a year ahead: an open plan counts as in use
+until an end is recorded, which is what a later end date would say for the whole course."""
+
+
 def contraception_record(
     *,
     user: User,
@@ -167,7 +175,7 @@ def contraception_record(
     # A plan may be recorded ahead of the day it starts (or ends); the rules count it from then.
     date_in_window(start, "start", born=course.patient.birth_date, ahead=True)
     if end is not None:
-        date_in_window(end, "end", born=course.patient.birth_date, ahead=True)
+        date_in_window(end, "end", born=course.patient.birth_date, ahead=True, later=LATER_END)
     if end is not None and end < start:
         raise ValidationError({"end": "The end cannot come before the start."})
     with transaction.atomic():
