@@ -270,3 +270,35 @@ def test_the_course_condition_and_allergy_parameters(client, alice):
     response = client.get(f"{BASE}CarePlan", {"patient": patient, "date": "soon"})
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"] == ["date"]
+
+
+def test_each_resource_is_validated_once_and_the_bundle_around_them_once(
+    client, alice, monkeypatch
+):
+    # The resources are validated as they are built (mapping.py); the Bundle validates only its
+    # own elements around them. The body as served still validates whole (search() checks it).
+    from isoguard.interop.fhir import mapping
+
+    validated: list[str] = []
+    real = mapping._valid
+
+    def counting(model, data):
+        validated.append(model.__name__)
+        return real(model, data)
+
+    monkeypatch.setattr(mapping, "_valid", counting)
+    response = client.get(f"{BASE}Patient/patient-{alice.pk}/$everything")
+    assert response.status_code == 200
+    body = response.json()
+    served = [e["resource"]["resourceType"] for e in body["entry"]]
+    assert validated.count("Bundle") == 1
+    assert sorted(v for v in validated if v != "Bundle") == sorted(served)
+    # Inside the Bundle the resources are put in as they were built, not parsed again.
+    built = mapping.patient_resource(alice)
+    wrapped = mapping.bundle("searchset", [built], "http://testserver/fhir/R4/")
+    assert wrapped["entry"][0]["resource"] is built
+    assert wrapped["entry"][0]["fullUrl"] == f"http://testserver/fhir/R4/Patient/{built['id']}"
+    validated.clear()
+    bundle = search(client, "Observation", patient=f"patient-{alice.pk}", _count=3)
+    assert validated.count("Bundle") == 1 and bundle["total"] == 7 and len(ids(bundle)) == 3
+    assert validated.count("Observation") == 7  # the patient's observations, built once each

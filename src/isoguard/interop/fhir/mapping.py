@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fhir.resources.R4B.allergyintolerance import AllergyIntolerance
@@ -620,18 +620,33 @@ def bundle_valid(data: dict[str, Any]) -> dict[str, Any]:
     return _valid(Bundle, data)
 
 
-def bundle(kind: str, resources: Iterable[dict[str, Any]], base: str = "") -> dict[str, Any]:
-    """A `searchset` or `collection` Bundle of `resources` (validated as a whole)."""
+def bundle(
+    kind: str,
+    resources: Iterable[dict[str, Any]],
+    base: str = "",
+    *,
+    total: int | None = None,
+    links: Sequence[dict[str, str]] = (),
+) -> dict[str, Any]:
+    """A `searchset` or `collection` Bundle of `resources`, which the functions above built and
+    validated. The Bundle around them (entries, total, links) is validated without them and they
+    are put in afterwards: validated again inside the Bundle, a patient's whole record was checked
+    twice over (three times in a search) for nothing."""
     resources = list(resources)
     entries = [
         {
             "fullUrl": f"{base}{r['resourceType']}/{r['id']}",
-            "resource": r,
             **({"search": {"mode": "match"}} if kind == "searchset" else {}),
         }
         for r in resources
     ]
     data: dict[str, Any] = {"resourceType": "Bundle", "type": kind, "entry": entries}
     if kind == "searchset":
-        data["total"] = len(resources)
-    return _valid(Bundle, _clean(data))
+        data["total"] = len(resources) if total is None else total
+    data["link"] = list(links)
+    valid = _valid(Bundle, _clean(data))
+    valid["entry"] = [
+        {"fullUrl": entry["fullUrl"], "resource": resource, **entry}
+        for entry, resource in zip(valid.get("entry", []), resources, strict=True)
+    ]
+    return _clean(valid)

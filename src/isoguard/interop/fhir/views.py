@@ -472,11 +472,11 @@ def search(request: HttpRequest, resource_type: str) -> HttpResponse:
     patient = _patient(request, query.patient, "fhir_search")
     found = _resources(request.user, patient, resource_type)  # type: ignore[arg-type]
     page, total = query.run(found)
-    result = mapping.bundle("searchset", page, _base(request))
-    result["total"] = total
     url = request.build_absolute_uri(request.path)
-    result["link"] = fhir_search.links(url, request.GET, query, total)
-    return fhir_response(mapping.bundle_valid(result))
+    links = fhir_search.links(url, request.GET, query, total)
+    return fhir_response(
+        mapping.bundle("searchset", page, _base(request), total=total, links=links)
+    )
 
 
 @fhir_view(("GET",))
