@@ -143,3 +143,19 @@ def test_ids_no_key_can_hold_match_nothing_instead_of_failing(demo):
     one = demo[0].patient_id
     assert labs.rows([2**63]) == [] == labs.rows([-(2**63) - 1])
     assert labs.rows([2**63, one]) == labs.rows([one])
+
+
+def test_a_read_keyed_by_text_reads_like_the_orm(demo):
+    """An API token is read by its prefix: a text key passes as it is (no integer range)."""
+    from isoguard.accounts.models import ApiToken, User
+    from isoguard.accounts.tokens import token_create
+
+    token, _ = token_create(User.objects.get(username="pharm.chen"), "t")
+    fields = ("prefix", "user_id", "user__username")
+    read = PreparedValues(
+        "by_prefix", lambda keys: ApiToken.objects.filter(prefix__in=keys), *fields
+    )
+    assert [tuple(r) for r in read.rows([token.prefix])] == values(
+        ApiToken.objects.filter(prefix=token.prefix), fields
+    )
+    assert read.rows(["nothere0"]) == []

@@ -275,3 +275,34 @@ def test_revoking_twice_says_so(world):
     run("revoke", token.prefix)
     with pytest.raises(CommandError, match="already revoked"):
         run("revoke", token.prefix)
+
+
+@pytest.mark.parametrize("who", ["staff", "admin"], ids=["with an organisation", "without one"])
+def test_the_token_read_loads_what_the_orm_would_and_the_organisation_without_a_query(
+    world, who, django_assert_num_queries
+):
+    """Every request with a token starts with one compiled read of the token, its user and the
+    user's organisation (tokens._token_read): the same values the ORM's select_related gives."""
+    from isoguard.accounts.tokens import _token_read
+    from isoguard.courses.prepared import attnames
+
+    def row(obj):  # every column's value, as the instance holds it
+        return {name: getattr(obj, name) for name in attnames(type(obj))}
+
+    user = getattr(world, who)
+    token, _ = token_create(user, "EHR")
+    ApiToken.objects.filter(pk=token.pk).update(
+        expires_at=timezone.now() + dt.timedelta(days=3), last_used_at=timezone.now()
+    )
+    orm = ApiToken.objects.select_related("user", "user__organisation").get(pk=token.pk)
+    with django_assert_num_queries(1):
+        read = _token_read(token.prefix)
+        assert read is not None
+        assert row(read) == row(orm) and read.expires_at is not None
+        assert read.user.pk == user.pk and row(read.user) == row(orm.user)
+        assert read.user.organisation == orm.user.organisation
+        if orm.user.organisation is not None:
+            assert row(read.user.organisation) == row(orm.user.organisation)
+    assert read.user.organisation_id == user.organisation_id
+    assert (read.user.organisation is None) == (who == "admin")
+    assert _token_read("0badc0de") is None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
 CACHED = 64
@@ -45,7 +45,8 @@ class PreparedValues:
     number of ids.
 
     `query` must filter on the ids alone (`field__in=ids`): any other parameter would be frozen
-    into the cached statement, so it is refused at compile time.
+    into the cached statement, so it is refused at compile time. The ids are integer keys, or
+    the values of another unique column (an API token's prefix).
     """
 
     def __init__(
@@ -56,7 +57,7 @@ class PreparedValues:
         self.fields = fields
         self.row = namedtuple(name, [f.replace("__", "_") for f in fields], rename=True)  # type: ignore[misc]
 
-    def rows(self, ids: Sequence[int], using: str = DEFAULT_DB_ALIAS) -> list[Any]:
+    def rows(self, ids: Sequence[int | str], using: str = DEFAULT_DB_ALIAS) -> list[Any]:
         """The rows for these ids, as `values_list(*fields, named=True)` would give them."""
         return read_together([(self, ids)], using)[0]
 
@@ -67,7 +68,7 @@ class PreparedValues:
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
         return [self.row._make(v) for v in rows]
 
-    def _compiled(self, keys: list[int], using: str) -> _Compiled:
+    def _compiled(self, keys: list[int | str], using: str) -> _Compiled:
         cache: OrderedDict[tuple[PreparedValues, str, int], _Compiled] | None = getattr(
             _local, "cache", None
         )
@@ -94,7 +95,7 @@ class PreparedValues:
 
 
 def read_together(
-    reads: Sequence[tuple[PreparedValues, Sequence[int]]], using: str = DEFAULT_DB_ALIAS
+    reads: Sequence[tuple[PreparedValues, Sequence[int | str]]], using: str = DEFAULT_DB_ALIAS
 ) -> list[list[Any]]:
     """The rows of several prepared reads, in their order.
 
@@ -105,7 +106,10 @@ def read_together(
     # `__in` drops repeats. Ids no 64-bit key can hold match no row (as Django's `pk=` lookup
     # answers), and SQLite could not even take them as a parameter: dropped too.
     low, high = connection.ops.integer_field_range("BigIntegerField")
-    jobs = [(read, [i for i in dict.fromkeys(ids) if low <= i <= high]) for read, ids in reads]
+    jobs = [
+        (read, [i for i in dict.fromkeys(ids) if not isinstance(i, int) or low <= i <= high])
+        for read, ids in reads
+    ]
     # Only the reads that have ids go to the database; the others are empty.
     asked = [(n, read, read._compiled(keys, using), keys) for n, (read, keys) in enumerate(jobs)
              if keys]  # fmt: skip
@@ -116,7 +120,7 @@ def read_together(
     return found
 
 
-def _fetch(connection: Any, statements: list[tuple[str, list[int]]]) -> list[list[Any]]:
+def _fetch(connection: Any, statements: list[tuple[str, list[int | str]]]) -> list[list[Any]]:
     """Run each statement and fetch its rows: in one round trip where the connection pipelines
     (_pipelines), else one after another."""
     if len(statements) < 2 or not _pipelines(connection):
@@ -145,3 +149,23 @@ def _pipelines(connection: Any) -> bool:
         connection.vendor == "postgresql"
         and connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") is True
     )
+
+
+def attnames(model_class: type[Model]) -> list[str]:
+    """The model's concrete fields as a row holds them (`course_id`, not `course`)."""
+    return [f.attname for f in model_class._meta.concrete_fields]
+
+
+def loaded(
+    using: str, row: Sequence[Any], *model_classes: type[Model]
+) -> tuple[list[Any], tuple[Any, ...]]:
+    """The instances a row of `attnames()` of each model in turn holds, built as Django builds
+    them from a query (`Model.from_db`), and the values after them. The caller links them
+    (`rx.course = course`), as select_related would have."""
+    values = tuple(row)
+    instances = []
+    for model_class in model_classes:
+        names = attnames(model_class)
+        instances.append(model_class.from_db(using, names, values[: len(names)]))
+        values = values[len(names) :]
+    return instances, values

@@ -8,7 +8,7 @@ import functools
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, models, router, transaction
+from django.db import IntegrityError, router, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ from isoguard.courses.models import (
     Prescription,
     ProgrammeDecision,
 )
-from isoguard.courses.prepared import PreparedValues
+from isoguard.courses.prepared import PreparedValues, attnames, loaded
 from isoguard.patients.access import patient_for, pharmacy_sees
 from isoguard.patients.models import Patient
 
@@ -85,18 +85,14 @@ def decision_store(
     )  # fmt: skip
 
 
-def _attnames(model_class: type[models.Model]) -> list[str]:
-    return [f.attname for f in model_class._meta.concrete_fields]
-
-
 @functools.cache
 def _presented() -> PreparedValues:
     """A prescription with its course and patient, and the pharmacy that filled it, read in one
     compiled query (prepared.py): the pharmacy's every request starts here."""
     return PreparedValues(
         "presented", lambda ids: Prescription.objects.filter(pk__in=ids),
-        *_attnames(Prescription), *(f"course__{a}" for a in _attnames(Course)),
-        *(f"course__patient__{a}" for a in _attnames(Patient)), "dispense__pharmacy_id",
+        *attnames(Prescription), *(f"course__{a}" for a in attnames(Course)),
+        *(f"course__patient__{a}" for a in attnames(Patient)), "dispense__pharmacy_id",
     )  # fmt: skip
 
 
@@ -107,16 +103,10 @@ def _prescription_read(prescription_id: int) -> tuple[Prescription, int | None] 
     rows = _presented().rows([prescription_id], using)
     if not rows:
         return None
-    values = tuple(rows[0])
-    parts = []
-    for model_class in (Prescription, Course, Patient):
-        names = _attnames(model_class)
-        parts.append(model_class.from_db(using, names, values[: len(names)]))
-        values = values[len(names) :]
-    rx, course, patient = parts
+    (rx, course, patient), (filled_at,) = loaded(using, rows[0], Prescription, Course, Patient)
     course.patient = patient
     rx.course = course
-    return rx, values[0]
+    return rx, filled_at
 
 
 def pharmacy_prescription(
