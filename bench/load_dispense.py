@@ -27,7 +27,12 @@ What it does:
 5. with --rate R (repeatable), open-loop phases: POSTs arriving at R per second on average,
    whatever the answers (the p99 a pharmacy sees at that load; latency from the moment each
    request was due, so queueing counts);
-6. the resident memory (VmRSS) of the gunicorn master and workers at the end.
+6. the resident memory (VmRSS) of the gunicorn master and workers at the end;
+7. the targets (docs/benchmarks.md, "The targets"), each with its measured value and whether it
+   was met: at least MIN_RPS authorisations a second with `--clients` closed-loop clients, and a
+   p99 under P99_MS at P99_RATE arriving a second. The ratio to GET /api/v1/me and the trivial
+   endpoint's own closed-loop p99 are reported beside them: the issue's first statement of the
+   targets (a ratio of at least one half, a closed-loop p99 under 100 ms) and why it was restated.
 
 Prints one JSON object with every run and the medians.
 """
@@ -50,6 +55,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -74,6 +80,15 @@ print(json.dumps({"username": pharmacist.username, "ids": ids,
                   "open": Prescription.objects.filter(pharmacy_id=pharmacist.organisation_id,
                                                       dispense__isnull=True).count()}))
 """
+
+
+MIN_RPS = 200
+"""Authorisations a second on the benchmark machine's two cores, closed loop. The first
+measurements (21.8 a second at 10,000 patients with the record read row by row; then 80 to 123)
+fail it; a 100,000-patient network needs about 1,300 a day, so it guards against a regression of
+that kind, with room to spare for a network's peak."""
+P99_MS, P99_RATE = 100.0, 40.0
+"""The p99 a pharmacy sees when authorisations arrive at P99_RATE a second (open loop)."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -444,6 +459,7 @@ def main(argv: list[str]) -> int:
                 for rate in args.rate
             ]
         out["rss_mib_after"] = rss(server.pid)
+        out["targets"] = targets(out)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -453,6 +469,31 @@ def main(argv: list[str]) -> int:
     out["server_log"] = str(tmp / "gunicorn.log")
     print(json.dumps(out, indent=1))
     return 0
+
+
+def targets(out: dict[str, Any]) -> dict[str, object]:
+    """The load targets with the medians measured (wrk's where it ran, else httpx's)."""
+    closed = (out.get("wrk") or out.get("httpx") or {}).get("median")
+    found: dict[str, object] = {}
+    if closed:
+        found["throughput"] = {
+            "target": f"at least {MIN_RPS} authorisations/s, {out['clients']} closed-loop clients",
+            "measured": closed["dispense_rps"],
+            "met": closed["dispense_rps"] >= MIN_RPS,
+        }
+        found["reported"] = {
+            "ratio_to_get_me": closed["ratio"],
+            "get_me_p99_ms_closed_loop": closed["me_p99_ms"],
+            "dispense_p99_ms_closed_loop": closed["dispense_p99_ms"],
+        }
+    at_rate = [phase for phase in out.get("open_loop", []) if phase["rate"] == P99_RATE]
+    if at_rate:
+        found["p99"] = {
+            "target": f"p99 under {P99_MS:g} ms at {P99_RATE:g} authorisations/s (open loop)",
+            "measured": at_rate[0]["median_p99_ms"],
+            "met": at_rate[0]["median_p99_ms"] < P99_MS,
+        }
+    return found
 
 
 if __name__ == "__main__":
