@@ -334,7 +334,7 @@ def postgres_options() -> dict[str, object]:
     # on a connection, so PostgreSQL parses and plans it once, not at every request (it cut the
     # server's CPU for a dispense authorisation by two fifths: docs/benchmarks.md). It needs
     # Django's server-side parameter binding, which the record reader's one-round-trip reads
-    # need too (courses/prepared.py). Set ISOGUARD_DB_PREPARED=0 behind a pooler in transaction
+    # need too (operations/prepared.py). Set ISOGUARD_DB_PREPARED=0 behind a pooler in transaction
     # mode that cannot keep prepared statements (PgBouncer before 1.21, or without
     # max_prepared_statements): docs/deployment.md.
     if not env_bool("ISOGUARD_DB_PREPARED", True):

@@ -284,7 +284,7 @@ def test_the_token_read_loads_what_the_orm_would_and_the_organisation_without_a_
     """Every request with a token starts with one compiled read of the token, its user and the
     user's organisation (tokens._token_read): the same values the ORM's select_related gives."""
     from isoguard.accounts.tokens import _token_read
-    from isoguard.courses.prepared import attnames
+    from isoguard.operations.prepared import attnames
 
     def row(obj):  # every column's value, as the instance holds it
         return {name: getattr(obj, name) for name in attnames(type(obj))}

@@ -48,7 +48,7 @@ def test_the_courses_export_reads_the_replica_and_audits_on_the_primary(client, 
     statements = [q["sql"].lstrip().upper() for q in replica.captured_queries]
     assert not [sql for sql in statements if sql.startswith(("INSERT", "UPDATE", "DELETE"))]
     assert any("audit_auditevent" in q["sql"] for q in primary.captured_queries)
-    # The courses' records too (courses/prepared.py reads where the router says).
+    # The courses' records too (operations/prepared.py reads where the router says).
     record_reads = ("courses_consent", "courses_monthlycheck", "courses_labresult")
     assert any(t in q["sql"] for q in replica.captured_queries for t in record_reads)
     assert not any(t in q["sql"] for q in primary.captured_queries for t in record_reads)

@@ -35,7 +35,7 @@ from django.utils import timezone
 from isoguard.accounts.models import ApiToken, Organisation, User
 from isoguard.audit.models import AuditEvent
 from isoguard.audit.services import audit_record
-from isoguard.courses.prepared import PreparedValues, attnames, loaded
+from isoguard.operations.prepared import PreparedValues, attnames, loaded
 from isoguard.security import token_throttle
 
 SCHEME = "isoguard"
@@ -137,7 +137,7 @@ def token_user(request: HttpRequest, raw: str) -> User:
 @functools.cache
 def _token_with_user() -> PreparedValues:
     """A token with its user and the user's organisation, in one query compiled once
-    (courses/prepared.py): every request with a token starts here, and compiling the query
+    (operations/prepared.py): every request with a token starts here, and compiling the query
     through the ORM cost more than the rest of a small request's work."""
     return PreparedValues(
         "token", lambda prefixes: ApiToken.objects.filter(prefix__in=prefixes),

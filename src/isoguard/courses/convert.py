@@ -35,7 +35,7 @@ from isoguard.courses.models import (
     PregnancyTest,
     Prescription,
 )
-from isoguard.courses.prepared import PreparedValues, read_together
+from isoguard.operations.prepared import PreparedValues, read_together
 from isoguard.patients.models import PregnancyPotential, WeightMeasurement
 
 T = TypeVar("T")

@@ -27,7 +27,7 @@ from isoguard.courses.models import (
     Prescription,
     ProgrammeDecision,
 )
-from isoguard.courses.prepared import PreparedValues, attnames, loaded
+from isoguard.operations.prepared import PreparedValues, attnames, loaded
 from isoguard.patients.access import patient_for, pharmacy_sees
 from isoguard.patients.models import Patient
 

@@ -1,4 +1,5 @@
-"""Values queries compiled once, then run again with other ids: the record reader's hot path.
+"""Values queries compiled once, then run again with other ids: the hot reads of the requests
+that come most (a course's record, a pharmacy's prescription, an API token with its user).
 
 Django builds and compiles a queryset's SQL each time it runs it. For the small reads of one
 course's record that costs about ten times what the database takes to answer (bench: 0.47 ms a

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from isoguard.courses import prepared
 from isoguard.courses.models import ContraceptionPlan, Course, LabResult, Prescription
-from isoguard.courses.prepared import PreparedValues, _pipelines, read_together
 from isoguard.demo import create_demo
+from isoguard.operations import prepared
+from isoguard.operations.prepared import PreparedValues, _pipelines, read_together
 
 D = dt.date
 
