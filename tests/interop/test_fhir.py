@@ -538,19 +538,25 @@ def test_fhirclient_reads_and_searches_over_http(live_server, client):
     smart = fhir_client.FHIRClient(
         settings={"app_id": "isoguard-tests", "api_base": f"{live_server.url}{BASE}"}
     )
-    smart.server.session.cookies.set("sessionid", client.cookies["sessionid"].value)
-    smart.server.get_capability()  # GET metadata, parsed as an R4 CapabilityStatement
-    assert smart.server.capabilityStatement.fhirVersion == "4.0.1"
-    patient = ClientPatient.read(f"patient-{alice.pk}", smart.server)
-    assert patient.name[0].family == "Moreno"
-    assert patient.birthDate.date == alice.birth_date
-    search = MedicationRequest.where({"patient": f"patient-{alice.pk}"})
-    requests = list(search.perform_resources_iter(smart.server))
-    assert [r.intent for r in requests] == ["order", "order"]
-    assert requests[0].dispenseRequest.expectedSupplyDuration.value == 30
-    search = Observation.where({"patient": f"patient-{alice.pk}"})
-    observations = list(search.perform_resources_iter(smart.server))
-    assert len(observations) == 7
+    # The live server's thread keeps its database connection while the client's keep-alive
+    # connection is open; closing the session ends both now, not whenever the garbage collector
+    # frees the client (a connection left open blocks dropping the PostgreSQL test database).
+    try:
+        smart.server.session.cookies.set("sessionid", client.cookies["sessionid"].value)
+        smart.server.get_capability()  # GET metadata, parsed as an R4 CapabilityStatement
+        assert smart.server.capabilityStatement.fhirVersion == "4.0.1"
+        patient = ClientPatient.read(f"patient-{alice.pk}", smart.server)
+        assert patient.name[0].family == "Moreno"
+        assert patient.birthDate.date == alice.birth_date
+        search = MedicationRequest.where({"patient": f"patient-{alice.pk}"})
+        requests = list(search.perform_resources_iter(smart.server))
+        assert [r.intent for r in requests] == ["order", "order"]
+        assert requests[0].dispenseRequest.expectedSupplyDuration.value == 30
+        search = Observation.where({"patient": f"patient-{alice.pk}"})
+        observations = list(search.perform_resources_iter(smart.server))
+        assert len(observations) == 7
+    finally:
+        smart.server.session.close()
 
 
 def test_the_clinics_thresholds_apply_to_the_check_the_import_shares(settings):
