@@ -50,9 +50,8 @@ from isoguard.audit.services import audit_record
 from isoguard.core.knowledge.codes import load_codes
 from isoguard.core.knowledge.packs import load_packs
 from isoguard.core.knowledge.products import load_catalogue
-from isoguard.core.model import PatientFacts
 from isoguard.core.mood import MoodInputError, load_mood, score
-from isoguard.core.screening_input import MAX_AGE_YEARS
+from isoguard.core.screening_input import age_over_bound
 from isoguard.core.vocabulary import (
     ConsentKind,
     CourseStatus,
@@ -410,9 +409,8 @@ class _Reader:
         if number and Patient.objects.filter(clinic=clinic, clinic_record_number=number).exists():
             raise _invalid(f"{where}.identifier", f"record number {number!r} is already used here")
         birth_date = _day(resource.birthDate, f"{where}.birthDate")
-        if PatientFacts(birth_date, None).age_on(timezone.localdate()) > MAX_AGE_YEARS:
-            # The bound a screening request has (core/screening_input.py): older is a typo.
-            raise _invalid(f"{where}.birthDate", f"gives an age over {MAX_AGE_YEARS} years")
+        if problem := age_over_bound(birth_date, timezone.localdate()):
+            raise _invalid(f"{where}.birthDate", problem)
         twin = Patient.objects.filter(
             clinic=clinic, family_name__iexact=family.strip(), given_name__iexact=given.strip(),
             birth_date=birth_date,
