@@ -15,6 +15,7 @@ is refused when it is first compiled, so a cached statement can never run with t
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Sequence
@@ -152,9 +153,11 @@ def _pipelines(connection: Any) -> bool:
     )
 
 
-def attnames(model_class: type[Model]) -> list[str]:
-    """The model's concrete fields as a row holds them (`course_id`, not `course`)."""
-    return [f.attname for f in model_class._meta.concrete_fields]
+@functools.cache
+def attnames(model_class: type[Model]) -> tuple[str, ...]:
+    """The model's concrete fields as a row holds them (`course_id`, not `course`); worked out
+    once per model, not at each request that loads one."""
+    return tuple(f.attname for f in model_class._meta.concrete_fields)
 
 
 def loaded(
