@@ -645,8 +645,9 @@ def bundle(
         data["total"] = len(resources) if total is None else total
     data["link"] = list(links)
     valid = _valid(Bundle, _clean(data))
-    valid["entry"] = [
-        {"fullUrl": entry["fullUrl"], "resource": resource, **entry}
-        for entry, resource in zip(valid.get("entry", []), resources, strict=True)
-    ]
-    return _clean(valid)
+    if resources:
+        valid["entry"] = [
+            {"fullUrl": entry["fullUrl"], "resource": resource, **entry}
+            for entry, resource in zip(valid["entry"], resources, strict=True)
+        ]
+    return valid
